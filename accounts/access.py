@@ -1,0 +1,58 @@
+"""Who may do what on which key set. Every service asks here; templates only mirror it."""
+
+from enum import StrEnum
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import ApiKeySet, KeySetGrant, User
+
+
+class Capability(StrEnum):
+    VIEW = "view"
+    REQUEST = "request"
+    APPROVE = "approve"
+
+
+class AccessDenied(PermissionError):
+    """The user lacks the grant; the message is safe to show."""
+
+
+ADMIN_GROUP = "administrator"
+
+
+def user_is_admin(*, user: User) -> bool:
+    """Administrators manage key sets, grants and the address book (not transfers by right)."""
+    return bool(user.is_active and (user.is_superuser or user.groups.filter(name=ADMIN_GROUP).exists()))
+
+
+def _grant_filter(*, user: User, capability: Capability) -> Q:
+    return Q(**{f"can_{capability.value}": True}) & (Q(user=user) | Q(group__in=user.groups.all()))
+
+
+def key_sets_for(*, user: User, capability: Capability = Capability.VIEW) -> QuerySet[ApiKeySet]:
+    """Key sets the user holds `capability` on (administrators see every key set)."""
+    if not user.is_active:
+        return ApiKeySet.objects.none()
+    if capability is Capability.VIEW and user_is_admin(user=user):
+        return ApiKeySet.objects.all()
+    granted = KeySetGrant.objects.filter(_grant_filter(user=user, capability=capability)).values("key_set_id")
+    return ApiKeySet.objects.filter(pk__in=granted)
+
+
+def user_can(*, user: User, key_set: ApiKeySet, capability: Capability) -> bool:
+    return key_sets_for(user=user, capability=capability).filter(pk=key_set.pk).exists()
+
+
+def ensure_can(*, user: User, key_set: ApiKeySet, capability: Capability) -> None:
+    if not user_can(user=user, key_set=key_set, capability=capability):
+        raise AccessDenied(f"You do not have the {capability.value} grant on key set “{key_set.label}”.")
+
+
+def users_with(*, key_set: ApiKeySet, capability: Capability) -> QuerySet[User]:
+    """Active users holding `capability` on the key set directly or through a group."""
+    grants = KeySetGrant.objects.filter(key_set=key_set, **{f"can_{capability.value}": True})
+    return User.objects.filter(
+        Q(pk__in=grants.filter(user__isnull=False).values("user_id"))
+        | Q(groups__in=grants.filter(group__isnull=False).values("group_id")),
+        is_active=True,
+    ).distinct()

@@ -1,0 +1,284 @@
+"""Transfer requests, their approvals and execution, the policy, the address book and synced records."""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import MONEY, ApiKeySet
+
+
+class TransferKind(models.TextChoices):
+    WALLET = "wallet", "Between own wallets"
+    INNER = "inner", "Main account → main or own sub-account"
+    SUB_INNER = "sub_inner", "Sub-account → sub-account or main"
+    FAMILY = "family", "Master-driven family transfer"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved, waiting for execution"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    STALE = "stale", "Stale (key set or policy changed)"
+    SUBMITTING = "submitting", "Submitting to BingX"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown, reconciling"
+
+
+OPEN_STATUSES = (Status.PENDING,)
+IN_FLIGHT_STATUSES = (Status.APPROVED, Status.SUBMITTING, Status.UNKNOWN)
+FINAL_STATUSES = (
+    Status.REJECTED,
+    Status.CANCELLED,
+    Status.EXPIRED,
+    Status.STALE,
+    Status.SUCCEEDED,
+    Status.FAILED,
+)
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class RecipientType(models.IntegerChoices):
+    """BingX's userAccountType."""
+
+    UID = 1, "UID"
+    PHONE = 2, "Phone number"
+    EMAIL = 3, "Email"
+
+
+class RecipientStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting a second administrator"
+    ACTIVE = "active", "Allowed"
+    REJECTED = "rejected", "Rejected"
+    REMOVED = "removed", "Removed"
+
+
+class AllowedRecipient(models.Model):
+    """Address book of BingX users outside the team's own accounts that may receive inner transfers."""
+
+    label = models.CharField(max_length=100)
+    recipient_type = models.PositiveSmallIntegerField(choices=RecipientType.choices)
+    account = models.CharField(max_length=120)
+    calling_code = models.CharField(max_length=8, blank=True)
+    status = models.CharField(max_length=16, choices=RecipientStatus.choices, default=RecipientStatus.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_type", "account", "calling_code"], name="recipient_unique_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_recipient_type_display()} {self.account})"
+
+
+class PolicyRule(models.Model):
+    """Ordered rules; the first active rule that matches a request sets its quorum."""
+
+    position = models.PositiveIntegerField(default=100)
+    name = models.CharField(max_length=100)
+    key_set = models.ForeignKey(ApiKeySet, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=TransferKind.choices, blank=True)
+    asset = models.CharField(max_length=20, blank=True)
+    min_amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Applies at or above this amount.")
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(required_approvals__gte=1), name="rule_needs_one")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}: {self.required_approvals} approval(s)"
+
+
+class DailyLimit(models.Model):
+    """Rolling 24 h ceiling on what may be requested per key set and asset."""
+
+    key_set = models.ForeignKey(ApiKeySet, on_delete=models.CASCADE, related_name="daily_limits")
+    asset = models.CharField(max_length=20)
+    limit = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key_set", "asset"], name="daily_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key_set}: {self.limit} {self.asset} / 24 h"
+
+
+class PolicyState(models.Model):
+    """A single row whose version increases on every policy change; requests remember it."""
+
+    version = models.PositiveIntegerField(default=1)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"policy v{self.version}"
+
+
+class TransferRequest(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client_id = models.CharField(max_length=40, unique=True, help_text="Sent as BingX transferClientId.")
+    key_set = models.ForeignKey(ApiKeySet, on_delete=models.PROTECT, related_name="transfer_requests")
+    kind = models.CharField(max_length=16, choices=TransferKind.choices)
+    payload = models.JSONField(help_text="Canonical payload: exactly what is approved and executed.")
+    payload_sha256 = models.CharField(max_length=64)
+    asset = models.CharField(max_length=20)
+    amount = models.DecimalField(**MONEY)
+    recipient = models.ForeignKey(AllowedRecipient, null=True, blank=True, on_delete=models.PROTECT)
+    note = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    required_approvals = models.PositiveSmallIntegerField()
+    policy_version = models.PositiveIntegerField()
+    policy_rule = models.ForeignKey(PolicyRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    exchange_id = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=32, blank=True)
+    failure_message = models.TextField(blank=True)
+    needs_attention = models.BooleanField(default=False, db_index=True)
+    attention_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["key_set", "asset", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.amount} {self.asset} ({self.get_kind_display()})"
+
+    @property
+    def amount_text(self) -> str:
+        return format(Decimal(self.payload["amount"]), "f")
+
+
+class Approval(models.Model):
+    request = models.ForeignKey(TransferRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    payload_sha256 = models.CharField(max_length=64)
+    comment = models.CharField(max_length=500, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.approver} {self.decision} #{self.request_id}"
+
+
+class AttemptKind(models.TextChoices):
+    SUBMIT = "submit", "Submit"
+    RECONCILE = "reconcile", "Reconcile"
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    REJECTED = "rejected", "Rejected by BingX"
+    AMBIGUOUS = "ambiguous", "Outcome unknown"
+    NOT_SENT = "not_sent", "Not sent"
+    FOUND = "found", "Found in records"
+    ABSENT = "absent", "Absent from records"
+    REFUSED = "refused", "Refused before sending"
+
+
+class ExecutionAttempt(models.Model):
+    request = models.ForeignKey(TransferRequest, on_delete=models.CASCADE, related_name="attempts")
+    kind = models.CharField(max_length=16, choices=AttemptKind.choices, default=AttemptKind.SUBMIT)
+    endpoint = models.CharField(max_length=120)
+    method = models.CharField(max_length=8, default="POST")
+    params = models.JSONField(default=dict, help_text="Parameters sent, never the signature.")
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    bingx_code = models.CharField(max_length=32, blank=True)
+    bingx_message = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)
+    exchange_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=120, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.request_id}: {self.outcome}"
+
+
+class RecordSource(models.TextChoices):
+    ASSET = "asset", "Asset transfer records (new)"
+    LEGACY_ASSET = "legacy_asset", "Asset transfer records (legacy)"
+    INNER = "inner", "Main-account inner transfer records"
+    SUB_INNER = "sub_inner", "Sub-account inner transfer records"
+    FAMILY = "family", "Sub-account transfer history"
+
+
+class TransferRecord(models.Model):
+    """A transfer as the exchange reports it, upserted by exchange id."""
+
+    key_set = models.ForeignKey(ApiKeySet, on_delete=models.CASCADE, related_name="records")
+    source = models.CharField(max_length=16, choices=RecordSource.choices)
+    exchange_id = models.CharField(max_length=64)
+    asset = models.CharField(max_length=20)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=32, blank=True)
+    from_account = models.CharField(max_length=64, blank=True)
+    to_account = models.CharField(max_length=64, blank=True)
+    direction = models.CharField(max_length=8, blank=True)
+    counterparty = models.CharField(max_length=64, blank=True)
+    transfer_client_id = models.CharField(max_length=100, blank=True, db_index=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    raw = models.JSONField(default=dict)
+    matched_request = models.ForeignKey(
+        TransferRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_set", "source", "exchange_id"], name="record_unique_exchange_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.exchange_id} {self.amount} {self.asset}"
+
+
+class SyncCursor(models.Model):
+    """Where incremental sync of one record endpoint for one key set (and coin or pair) stopped."""
+
+    key_set = models.ForeignKey(ApiKeySet, on_delete=models.CASCADE, related_name="sync_cursors")
+    source = models.CharField(max_length=16, choices=RecordSource.choices)
+    scope = models.CharField(max_length=64, blank=True, help_text="Coin, wallet pair or type, where needed.")
+    last_time_ms = models.BigIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key_set", "source", "scope"], name="cursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key_set} {self.source} {self.scope} @ {self.last_time_ms}"
