@@ -8,7 +8,7 @@ Canonical strings:
 
 * query string / form body: ``k=v`` pairs in **received order**, values percent-decoded with
   ``unquote`` (not ``unquote_plus``), ``signature`` removed; query pairs first, then form-body pairs.
-* JSON body: keys sorted a–z, scalar values as their JSON token text (strings unquoted, numbers as
+* JSON body: keys sorted a-z, scalar values as their JSON token text (strings unquoted, numbers as
   written, ``true``/``false``), arrays/objects re-serialised compactly.
 
 ``strict=False`` additionally accepts the raw (still-encoded) text, the ``+``-as-space decoding and the
@@ -83,7 +83,7 @@ def parse_request(query_string: str, content_type: str, body: bytes) -> ParsedRe
         except ValueError:
             obj, nested = None, None
         if isinstance(obj, dict) and isinstance(nested, dict):
-            sig = obj.pop("signature", None)
+            json_sig = obj.pop("signature", None)
             params: dict[str, str] = {}
             for k in obj:
                 v = nested[k] if isinstance(nested[k], (list, dict)) else obj[k]
@@ -93,7 +93,7 @@ def parse_request(query_string: str, content_type: str, body: bytes) -> ParsedRe
             return ParsedRequest(
                 transport="json",
                 params=params,
-                signature=None if sig is None else _json_text(sig),
+                signature=None if json_sig is None else _json_text(json_sig),
                 strict_candidate=canonical,
             )
         return ParsedRequest(transport="json")

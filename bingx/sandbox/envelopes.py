@@ -24,7 +24,8 @@ MSG_TIMESTAMP = (
 )
 MSG_PERMISSION = "Permission denied as the API key was created without the permission"
 MSG_IP = (
-    "IP does not match IP whitelist , please go to https://bingx.com/en/account/api/ to verify the ip you have set"
+    "IP does not match IP whitelist , please go to https://bingx.com/en/account/api/ "
+    "to verify the ip you have set"
 )
 MSG_INSUFFICIENT = "Insufficient assets, please verify the assets status"
 MSG_INTERNAL = "Internal system error"

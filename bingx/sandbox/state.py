@@ -33,6 +33,13 @@ LEGACY_WALLET_BY_NAME: dict[str, str] = {v: k for k, v in LEGACY_NAME_BY_WALLET.
 
 # Family-history type fragments (§6.16): CAPITAL = funding, CONTRACT = std futures, SWAP = perpetual.
 FAMILY_NAME_BY_WALLET: dict[str, str] = {"fund": "CAPITAL", "stdFutures": "CONTRACT", "USDTMPerp": "SWAP"}
+# The documented §6.16 ``type`` enum: master ↔ sub only (sub → sub moves exist but have no documented type).
+FAMILY_TRANSFER_TYPES: frozenset[str] = frozenset(
+    f"{a}_{x}_TO_{b}_{y}"
+    for a, b in (("MAIN", "SUB"), ("SUB", "MAIN"))
+    for x in FAMILY_NAME_BY_WALLET.values()
+    for y in FAMILY_NAME_BY_WALLET.values()
+)
 
 DEFAULT_PRICES: dict[str, str] = {"USDT": "1", "BTC": "60000", "ETH": "3000"}
 
@@ -237,9 +244,8 @@ class FamilyTransfer:
     def type(self) -> str:
         src = "MAIN" if self.from_type == 1 else "SUB"
         dst = "MAIN" if self.to_type == 1 else "SUB"
-        return (
-            f"{src}_{FAMILY_NAME_BY_WALLET[self.from_account]}_TO_{dst}_{FAMILY_NAME_BY_WALLET[self.to_account]}"
-        )
+        a, b = FAMILY_NAME_BY_WALLET[self.from_account], FAMILY_NAME_BY_WALLET[self.to_account]
+        return f"{src}_{a}_TO_{dst}_{b}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,7 +285,9 @@ def load_seed(seed: dict[str, Any] | str | Path | None) -> dict[str, Any]:
 class SandboxState:
     """All mutable exchange data; guarded by ``self.lock`` (callers hold it while reading/mutating)."""
 
-    def __init__(self, seed: dict[str, Any] | str | Path | None = None, *, persist_path: str | Path | None = None):
+    def __init__(
+        self, seed: dict[str, Any] | str | Path | None = None, *, persist_path: str | Path | None = None
+    ):
         self.lock = threading.RLock()
         self.persist_path = Path(persist_path) if persist_path else None
         self.clock_skew_ms = 0
@@ -301,6 +309,8 @@ class SandboxState:
             self.asset_transfers: list[AssetTransfer] = []
             self.inner_transfers: list[InnerTransfer] = []
             self.family_transfers: list[FamilyTransfer] = []
+            # (payer uid, transferClientId) → record: makes duplicate client ids idempotent in O(1).
+            self.inner_by_client_id: dict[tuple[int, str], InnerTransfer] = {}
             self.prices: dict[str, Decimal] = {k: dec(v) for k, v in DEFAULT_PRICES.items()}
             self.prices.update({k: dec(v) for k, v in (seed.get("prices") or {}).items()})
             counters = seed.get("counters") or {}
@@ -312,11 +322,14 @@ class SandboxState:
             for r in records.get("asset", []):
                 self.asset_transfers.append(self._asset_from_dict(r))
             for r in records.get("inner", []):
-                self.inner_transfers.append(self._inner_from_dict(r))
+                self.add_inner(self._inner_from_dict(r))
             for r in records.get("family", []):
                 self.family_transfers.append(self._family_from_dict(r))
             # Never reuse an id that a loaded record already holds.
-            self._seq = max(self._seq, len(self.asset_transfers) + len(self.inner_transfers) + 100)
+            used = [r.tran_id - TRAN_ID_BASE for r in self.asset_transfers]
+            used += [(r.id - INNER_ID_BASE) // 7 for r in self.inner_transfers]
+            used += [int(r.tran_id) - FAMILY_ID_BASE for r in self.family_transfers]
+            self._seq = max([self._seq, *used])
             self._dirty_sort = True
 
     def add_account(self, raw: dict[str, Any], *, persist: bool = True) -> Account:
@@ -464,15 +477,17 @@ class SandboxState:
         return self.accounts.get(uid)
 
     def subs_of(self, master_uid: int) -> list[Account]:
-        return sorted(
-            (a for a in self.accounts.values() if a.master_uid == master_uid), key=lambda a: a.uid
-        )
+        return sorted((a for a in self.accounts.values() if a.master_uid == master_uid), key=lambda a: a.uid)
 
     def find_payee(self, account_type: int, account: str, calling_code: str | None) -> Account | None:
         for acct in self.accounts.values():
             if account_type == 1 and str(acct.uid) == account:
                 return acct
-            if account_type == 2 and acct.phone == account and (acct.calling_code or "") == (calling_code or ""):
+            if (
+                account_type == 2
+                and acct.phone == account
+                and (acct.calling_code or "") == (calling_code or "")
+            ):
                 return acct
             if account_type == 3 and acct.email and acct.email.lower() == account.lower():
                 return acct
@@ -485,7 +500,9 @@ class SandboxState:
         return total
 
     # -- money movement -----------------------------------------------------------------------------
-    def move(self, src: Account, src_wallet: str, dst: Account, dst_wallet: str, asset: str, amount: Decimal) -> bool:
+    def move(
+        self, src: Account, src_wallet: str, dst: Account, dst_wallet: str, asset: str, amount: Decimal
+    ) -> bool:
         """Atomically move ``amount`` of free balance; False (and nothing changes) when insufficient."""
         with self.lock:
             if src.free(src_wallet, asset) < amount:
@@ -493,6 +510,11 @@ class SandboxState:
             src.balance(src_wallet, asset).free -= amount
             dst.balance(dst_wallet, asset).free += amount
             return True
+
+    def add_inner(self, rec: InnerTransfer) -> None:
+        self.inner_transfers.append(rec)
+        if rec.transfer_client_id:
+            self.inner_by_client_id.setdefault((rec.from_uid, rec.transfer_client_id), rec)
 
     def sorted_records(self) -> None:
         """Keep record lists newest-first by (time, id) so paging is deterministic."""
@@ -511,6 +533,7 @@ class SandboxState:
     ) -> None:
         with self.lock:
             self.asset_transfers.extend(asset)
-            self.inner_transfers.extend(inner)
+            for rec in inner:
+                self.add_inner(rec)
             self.family_transfers.extend(family)
             self.changed()

@@ -1,0 +1,51 @@
+"""CLI: ``python -m bingx.sandbox --port 8100 --seed bingx/sandbox/seeds/demo.json [--state FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .server import SandboxServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bingx.sandbox", description="Sandbox BingX exchange")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--seed", default=None, help="seed JSON file (default: bundled demo seed)")
+    parser.add_argument("--state", default=None, help="persist state to this file; resume from it if present")
+    parser.add_argument("--lenient", action="store_true", help="also accept non-canonical signatures")
+    parser.add_argument("--rate-limit-scale", type=float, default=1.0)
+    parser.add_argument("--no-rate-limits", action="store_true")
+    parser.add_argument(
+        "--rate-limit-block-ms",
+        type=int,
+        default=None,
+        help="disabled period after exceeding a rate limit (real BingX: 300000; default: window end + 1 s)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    server = SandboxServer(
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        strict=not args.lenient,
+        rate_limit_scale=args.rate_limit_scale,
+        rate_limits_enabled=not args.no_rate_limits,
+        rate_limit_block_ms=args.rate_limit_block_ms,
+        state_path=args.state,
+        verbose=args.verbose,
+    )
+    server.start()
+    print(f"BingX sandbox listening on {server.base_url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
