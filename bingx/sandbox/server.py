@@ -158,7 +158,9 @@ class SandboxServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self.app.stopping.clear()
-        self._thread = threading.Thread(target=httpd.serve_forever, name="bingx-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="bingx-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
