@@ -28,7 +28,9 @@ def test_unknown_path(main: Client) -> None:
 
 def test_uid(main: Client) -> None:
     body = main.get("/openApi/account/v1/uid").json()
-    assert body["code"] == 0 and body["msg"] == "" and isinstance(body["timestamp"], int)
+    assert body["code"] == 0
+    assert body["msg"] == ""
+    assert isinstance(body["timestamp"], int)
     assert body["data"] == {"uid": MAIN}
 
 
@@ -82,7 +84,8 @@ def test_asset_transfer_success_shape(main: Client) -> None:
     ).json()
     assert body["code"] == 0
     assert isinstance(body["data"]["tranId"], int)
-    assert isinstance(body["data"]["transferId"], str) and body["data"]["transferId"].isdigit()
+    assert isinstance(body["data"]["transferId"], str)
+    assert body["data"]["transferId"].isdigit()
 
 
 @pytest.mark.parametrize(
@@ -131,7 +134,8 @@ def test_legacy_transfer_and_records(sandbox: SandboxServer, main: Client) -> No
     body = main.post(
         "/openApi/api/v3/post/asset/transfer", {"type": "FUND_PFUTURES", "asset": "USDT", "amount": "7"}
     ).json()
-    assert set(body) == {"tranId"} and isinstance(body["tranId"], int)
+    assert set(body) == {"tranId"}
+    assert isinstance(body["tranId"], int)
     assert wallet(sandbox, MAIN, "USDTMPerp", "USDT") == "5007"
     rec = main.get("/openApi/api/v3/asset/transfer", {"type": "FUND_PFUTURES"}).json()
     assert set(rec) == {"total", "rows"}
@@ -203,7 +207,8 @@ def test_inner_records_shape_and_big_ids(main: Client) -> None:
         "fromUid",
         "recordType",
     }
-    assert row["status"] == 6 and row["recordType"] == "out"
+    assert row["status"] == 6
+    assert row["recordType"] == "out"
     assert main.get("/openApi/wallets/v1/capital/innerTransfer/records").json()["code"] == 100400
 
 
@@ -315,7 +320,8 @@ def test_transfer_history_validation(main: Client) -> None:
 
 def test_sub_account_list(main: Client, sub1: Client) -> None:
     body = main.get("/openApi/subAccount/v1/list", {"page": 1, "limit": 1}).json()
-    assert body["data"]["total"] == 2 and body["data"]["pageId"] == 1
+    assert body["data"]["total"] == 2
+    assert body["data"]["pageId"] == 1
     assert body["data"]["result"] == [
         {
             "subUid": str(SUB1),

@@ -27,8 +27,10 @@ def test_lose_response_after_apply(sandbox: SandboxServer, main: Client) -> None
     assert "RemoteDisconnected" in repr(exc_info.value) or "reset" in repr(exc_info.value).lower()
     assert wallet(sandbox, MAIN, "spot", "USDT") == "2510"
     call = sandbox.journal(path=TRANSFER)[-1]
-    assert call["applied"] is True and call["fault"] == "lose_response_after_apply"
-    assert call["http_status"] is None and call["transfer_id"]
+    assert call["applied"] is True
+    assert call["fault"] == "lose_response_after_apply"
+    assert call["http_status"] is None
+    assert call["transfer_id"]
     # The transfer is visible in the records, so a client can reconcile.
     rec = main.get("/openApi/api/v3/asset/transferRecord", {"transferId": call["transfer_id"]}).json()
     assert rec["total"] == 1
@@ -43,7 +45,8 @@ def test_timeout_before_apply(sandbox: SandboxServer, main: Client) -> None:
     time.sleep(0.6)
     assert wallet(sandbox, MAIN, "spot", "USDT") == "2500"
     call = sandbox.journal(path=TRANSFER)[-1]
-    assert call["applied"] is False and call["fault"] == "timeout_before_apply"
+    assert call["applied"] is False
+    assert call["fault"] == "timeout_before_apply"
 
 
 def test_timeout_before_apply_drops_after_delay(sandbox: SandboxServer, main: Client) -> None:
@@ -59,7 +62,8 @@ def test_http_500(sandbox: SandboxServer, main: Client) -> None:
     assert r.status_code == 500
     assert wallet(sandbox, MAIN, "spot", "USDT") == "2500"
     call = sandbox.journal(path=TRANSFER)[-1]
-    assert call["applied"] is False and call["http_status"] == 500
+    assert call["applied"] is False
+    assert call["http_status"] == 500
 
 
 def test_http_504_after_apply(sandbox: SandboxServer, main: Client) -> None:
@@ -79,7 +83,8 @@ def test_http_504_after_apply(sandbox: SandboxServer, main: Client) -> None:
 def test_error_code(sandbox: SandboxServer, main: Client) -> None:
     _arm(sandbox, mode="error_code", code=100500, msg="The current system is busy, please try again later")
     body = main.post(TRANSFER, PARAMS).json()
-    assert body["code"] == 100500 and body["msg"].startswith("The current system is busy")
+    assert body["code"] == 100500
+    assert body["msg"].startswith("The current system is busy")
     assert isinstance(body["timestamp"], int)
     assert wallet(sandbox, MAIN, "spot", "USDT") == "2500"
     assert sandbox.journal(path=TRANSFER)[-1]["applied"] is False

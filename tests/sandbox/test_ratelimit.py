@@ -9,14 +9,14 @@ import requests
 
 from bingx.sandbox import SandboxServer
 
-from .conftest import EXTERNAL, MAIN, SEED_PATH, client_for
+from .conftest import EXTERNAL, MAIN, SEED_PATH, Client, client_for
 
 TRANSFER = "/openApi/api/asset/v1/transfer"
 INNER = "/openApi/wallets/v1/capital/innerTransfer/apply"
 FUND = "/openApi/fund/v1/account/balance"
 
 
-def _transfer(c, amount: str = "1") -> dict:  # type: ignore[no-untyped-def]
+def _transfer(c: Client, amount: str = "1") -> dict:
     return c.post(
         TRANSFER, {"fromAccount": "fund", "toAccount": "spot", "asset": "USDT", "amount": amount}
     ).json()
@@ -105,7 +105,8 @@ def test_twenty_insufficient_errors_lock_the_endpoint(sandbox: SandboxServer) ->
         r"can retry after time: (\d+)",
         body["msg"],
     )
-    assert m is not None and int(m.group(1)) > int(time.time() * 1000) + 470_000
+    assert m is not None
+    assert int(m.group(1)) > int(time.time() * 1000) + 470_000
     # Only that endpoint is locked.
     assert _transfer(c)["code"] == 0
     # The lockout ends 480 s after the first error (simulated with the clock control).

@@ -32,7 +32,8 @@ def test_transfer_record_page_index_size(sandbox: SandboxServer, main: Client) -
     )
     path = "/openApi/api/v3/asset/transferRecord"
     p1 = main.get(path, {"fromAccount": "spot", "toAccount": "stdFutures"}).json()
-    assert p1["total"] == 25 and len(p1["rows"]) == 10
+    assert p1["total"] == 25
+    assert len(p1["rows"]) == 10
     p3 = main.get(path, {"fromAccount": "spot", "toAccount": "stdFutures", "pageIndex": 3}).json()
     assert len(p3["rows"]) == 5
     all_rows = [
@@ -43,7 +44,8 @@ def test_transfer_record_page_index_size(sandbox: SandboxServer, main: Client) -
         ]
     ]
     stamps = [r["timestamp"] for r in all_rows]
-    assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == 25
+    assert stamps == sorted(stamps, reverse=True)
+    assert len(set(stamps)) == 25
     window = main.get(
         path, {"fromAccount": "spot", "toAccount": "stdFutures", "startTime": T0 + 5000, "endTime": T0 + 9000}
     ).json()
@@ -74,9 +76,11 @@ def test_inner_records_offset_limit(sandbox: SandboxServer, main: Client) -> Non
     p1 = main.get(path, {"coin": "ETH", "limit": 20}).json()["data"]
     p2 = main.get(path, {"coin": "ETH", "limit": 20, "offset": 20}).json()["data"]
     assert p1["total"] == p2["total"] == 30
-    assert len(p1["data"]) == 20 and len(p2["data"]) == 10
+    assert len(p1["data"]) == 20
+    assert len(p2["data"]) == 10
     ids = [r["id"] for r in p1["data"] + p2["data"]]
-    assert len(set(ids)) == 30 and ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == 30
+    assert ids == sorted(ids, reverse=True)
     assert p1["data"][0]["amount"] == 0.0072366
     assert main.get(path, {"coin": "ETH", "limit": 1001}).json()["code"] == 80014
     default = main.get(path, {"coin": "ETH"}).json()["data"]
@@ -87,7 +91,8 @@ def test_sub_inner_records_paging(sandbox: SandboxServer, sub1: Client) -> None:
     _bulk(sandbox, uid=SUB1, kind="sub_inner", count=12, asset="BTC", start_time_ms=T0)
     path = "/openApi/wallets/v1/capital/subAccount/innerTransfer/records"
     p2 = sub1.get(path, {"coin": "BTC", "offset": 10, "limit": 10}).json()["data"]
-    assert p2["total"] == 12 and len(p2["data"]) == 2
+    assert p2["total"] == 12
+    assert len(p2["data"]) == 2
     assert all(r["recordType"] == "out" and r["receiver"] == MAIN for r in p2["data"])
 
 
@@ -97,7 +102,8 @@ def test_family_history_page_id_paging_size(sandbox: SandboxServer, main: Client
     p1 = main.get(path, {"uid": SUB1, "pagingSize": 20}).json()
     p2 = main.get(path, {"uid": SUB1, "pagingSize": 20, "pageId": 2}).json()
     assert p1["total"] == p2["total"] == 23
-    assert len(p1["rows"]) == 20 and len(p2["rows"]) == 3
+    assert len(p1["rows"]) == 20
+    assert len(p2["rows"]) == 3
     assert {r["type"] for r in p1["rows"]} == {"MAIN_CAPITAL_TO_SUB_CAPITAL"}
     assert main.get(path, {"uid": SUB1, "pagingSize": 101}).json()["code"] == 80014
 

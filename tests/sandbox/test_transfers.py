@@ -20,7 +20,8 @@ def test_asset_transfer_moves_both_wallets(sandbox: SandboxServer, main: Client)
     assert wallet(sandbox, MAIN, "fund", "USDT") == "9876.55"
     assert wallet(sandbox, MAIN, "USDTMPerp", "USDT") == "5123.45"
     calls = sandbox.journal(path=TRANSFER)
-    assert calls[-1]["applied"] is True and calls[-1]["transfer_id"]
+    assert calls[-1]["applied"] is True
+    assert calls[-1]["transfer_id"]
 
 
 def test_inner_transfer_by_uid_email_phone(sandbox: SandboxServer, main: Client) -> None:
@@ -89,7 +90,8 @@ def test_inner_transfer_duplicate_client_id_never_moves_twice(sandbox: SandboxSe
         "/openApi/wallets/v1/capital/innerTransfer/records", {"coin": "USDT", "transferClientId": "payout42"}
     )
     rows = recs.json()["data"]["data"]
-    assert len(rows) == 1 and str(rows[0]["id"]) == first["data"]["id"]
+    assert len(rows) == 1
+    assert str(rows[0]["id"]) == first["data"]["id"]
     # The payee sees it as an incoming record.
     ext = client_for(sandbox, EXTERNAL)
     incoming = ext.get(
@@ -151,7 +153,6 @@ def test_sub_to_sub_needs_authorisation(
     assert sub2.post(SUB_INNER, to_sub1).json()["code"] == 0
     to_sub2 = {
         **to_sub1,
-        "userAccount": str(SUB2),
         "userAccountType": 3,
         "userAccount": "demo-sub2@example.com",
     }
