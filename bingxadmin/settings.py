@@ -187,6 +187,8 @@ BINGX_SANDBOX_URL = env.str("BINGX_SANDBOX_URL", default="http://127.0.0.1:8100"
 BINGX_TIMEOUT_CONNECT = env.float("BINGX_TIMEOUT_CONNECT", default=3.05)
 BINGX_TIMEOUT_READ = env.float("BINGX_TIMEOUT_READ", default=10.0)
 RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default=REDIS_URL)  # empty: file-backed limiter in VAR_DIR
+# Multiplies BingX's documented per-UID limits (tests and benchmarks against a scaled sandbox).
+BINGX_RATE_LIMIT_SCALE = env.float("BINGX_RATE_LIMIT_SCALE", default=1.0)
 
 # --- Transfers -------------------------------------------------------------------------------
 TRANSFER_REQUEST_TTL_HOURS = env.int("TRANSFER_REQUEST_TTL_HOURS", default=24)
