@@ -56,3 +56,9 @@ def users_with(*, key_set: ApiKeySet, capability: Capability) -> QuerySet[User]:
         | Q(groups__in=grants.filter(group__isnull=False).values("group_id")),
         is_active=True,
     ).distinct()
+
+
+def ensure_admin(*, user: User) -> None:
+    """Key-set management (add, replace secret, activate, deactivate, grants) is for administrators."""
+    if not user_is_admin(user=user):
+        raise AccessDenied("Only administrators can manage key sets and grants.")

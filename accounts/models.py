@@ -2,13 +2,14 @@
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.db.models import Q
 
-MONEY = {"max_digits": 38, "decimal_places": 18}
+MONEY: dict[str, Any] = {"max_digits": 38, "decimal_places": 18}
 
 
 class User(AbstractUser):
@@ -62,6 +63,9 @@ class ApiKeySet(models.Model):
     ip_whitelist = models.JSONField(default=list, blank=True)
     verification = models.JSONField(default=dict, blank=True, help_text="Last verification report.")
     last_verified_at = models.DateTimeField(null=True, blank=True)
+    balances_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest balance snapshot was taken (all its rows share it)."
+    )
     rotate_by = models.DateField(null=True, blank=True)
     secret_changed_at = models.DateTimeField(null=True, blank=True)
     secret_changed_by = models.ForeignKey(
@@ -107,9 +111,15 @@ class KeySetGrant(models.Model):
 
     key_set = models.ForeignKey(ApiKeySet, on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="key_set_grants"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="key_set_grants",
     )
-    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="key_set_grants")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="key_set_grants"
+    )
     can_view = models.BooleanField(default=True)
     can_request = models.BooleanField(default=False)
     can_approve = models.BooleanField(default=False)
@@ -131,7 +141,15 @@ class KeySetGrant(models.Model):
 
     def __str__(self) -> str:
         who = self.user or self.group
-        caps = [c for c, on in (("view", self.can_view), ("request", self.can_request), ("approve", self.can_approve)) if on]
+        caps = [
+            c
+            for c, on in (
+                ("view", self.can_view),
+                ("request", self.can_request),
+                ("approve", self.can_approve),
+            )
+            if on
+        ]
         return f"{who} on {self.key_set}: {', '.join(caps)}"
 
 

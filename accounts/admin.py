@@ -1,0 +1,212 @@
+"""Django admin for the accounts app.
+
+No secret field is ever shown. Key sets are added and their secrets replaced only on the key-set
+pages (through the services); here an administrator may rename, set the rotate-by date, activate
+or deactivate — each through the same services and rules. Non-superusers see only the key sets
+the access rules give them. Grants, snapshots and the audit log are read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.access import AccessDenied, Capability, key_sets_for
+from accounts.models import (
+    ApiKeySet,
+    AssetOverviewSnapshot,
+    AuditEvent,
+    BalanceSnapshot,
+    KeySetGrant,
+    SubAccount,
+    User,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _visible_key_set_ids(request: HttpRequest) -> QuerySet[ApiKeySet] | None:
+    """None for superusers (everything); otherwise the key sets the access rules allow."""
+    user = request.user
+    if user.is_superuser:
+        return None
+    assert isinstance(user, User)
+    return key_sets_for(user=user, capability=Capability.VIEW)
+
+
+@admin.register(User)
+class DeskUserAdmin(UserAdmin):
+    list_display = ("username", "email", "is_active", "is_staff", "is_superuser", "roles", "last_login")
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+
+    @admin.display(description="Roles")
+    def roles(self, obj: User) -> str:
+        return ", ".join(g.name for g in obj.groups.all())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+
+@admin.register(ApiKeySet)
+class ApiKeySetAdmin(admin.ModelAdmin):
+    list_display = (
+        "label",
+        "sandbox",
+        "environment",
+        "account_kind",
+        "uid",
+        "api_key_hint",
+        "status",
+        "last_verified_at",
+        "rotate_by",
+    )
+    list_filter = ("status", "environment", "account_kind")
+    search_fields = ("label", "uid", "api_key_last4")
+    fields = (
+        "label",
+        "rotate_by",
+        "environment",
+        "base_url",
+        "account_kind",
+        "parent",
+        "uid",
+        "api_key_hint",
+        "status",
+        "permissions",
+        "ip_whitelist",
+        "last_verified_at",
+        "balances_synced_at",
+        "created_by",
+        "created_at",
+        "secret_changed_by",
+        "secret_changed_at",
+        "activated_by",
+        "activated_at",
+    )
+    readonly_fields = tuple(f for f in fields if f not in ("label", "rotate_by"))
+    actions = ("activate_selected", "deactivate_selected")
+
+    @admin.display(boolean=True, description="Sandbox")
+    def sandbox(self, obj: ApiKeySet) -> bool:
+        return obj.is_sandbox
+
+    @admin.display(description="API key")
+    def api_key_hint(self, obj: ApiKeySet) -> str:
+        return obj.api_key_hint
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKeySet]:
+        qs = super().get_queryset(request)
+        visible = _visible_key_set_ids(request)
+        return qs if visible is None else qs.filter(pk__in=visible.values("pk"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # added on the key-set pages, where the secret is encrypted by the service
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: requests and records refer to the key set
+
+    def save_model(self, request: HttpRequest, obj: ApiKeySet, form: Any, change: bool) -> None:
+        assert isinstance(request.user, User)
+        try:
+            services.key_set_update(
+                actor=request.user,
+                key_set_id=obj.pk,
+                label=obj.label,
+                rotate_by=obj.rotate_by,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+        except (services.KeySetRefused, AccessDenied) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def _run(self, request: HttpRequest, queryset: QuerySet[ApiKeySet], action: Any, done: str) -> None:
+        assert isinstance(request.user, User)
+        for key_set in queryset:
+            try:
+                action(actor=request.user, key_set_id=key_set.pk, ip=request.META.get("REMOTE_ADDR"))
+            except (services.KeySetRefused, AccessDenied) as exc:
+                self.message_user(request, f"{key_set.label}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{key_set.label}: {done}", messages.SUCCESS)
+
+    @admin.action(description="Activate selected key sets (second administrator)")
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
+        self._run(request, queryset, services.key_set_activate, "activated")
+
+    @admin.action(description="Deactivate selected key sets")
+    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
+        self._run(request, queryset, services.key_set_deactivate, "deactivated")
+
+
+class KeySetScopedAdmin(ReadOnlyAdmin):
+    """Read-only rows that belong to a key set: non-superusers see only their key sets' rows."""
+
+    key_set_field = "key_set"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        visible = _visible_key_set_ids(request)
+        if visible is None:
+            return qs
+        return qs.filter(**{f"{self.key_set_field}__in": visible.values("pk")})
+
+
+@admin.register(KeySetGrant)
+class KeySetGrantAdmin(KeySetScopedAdmin):
+    list_display = (
+        "key_set",
+        "user",
+        "group",
+        "can_view",
+        "can_request",
+        "can_approve",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("can_view", "can_request", "can_approve", "group")
+    search_fields = ("key_set__label", "user__username", "group__name")
+
+
+@admin.register(SubAccount)
+class SubAccountAdmin(KeySetScopedAdmin):
+    key_set_field = "main_key_set"
+    list_display = ("sub_uid", "name", "main_key_set", "frozen", "created_on_exchange", "discovered_at")
+    list_filter = ("frozen",)
+    search_fields = ("sub_uid", "name", "note", "main_key_set__label")
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(KeySetScopedAdmin):
+    list_display = ("taken_at", "key_set", "wallet", "asset", "free", "locked")
+    list_filter = ("wallet", "asset")
+    search_fields = ("key_set__label", "asset")
+    date_hierarchy = "taken_at"
+
+
+@admin.register(AssetOverviewSnapshot)
+class AssetOverviewSnapshotAdmin(KeySetScopedAdmin):
+    list_display = ("taken_at", "key_set", "account_type", "usdt_balance")
+    list_filter = ("account_type",)
+    search_fields = ("key_set__label",)
+    date_hierarchy = "taken_at"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "actor_label", "verb", "object_type", "object_id", "object_repr", "ip")
+    list_filter = ("verb", "object_type")
+    search_fields = ("actor_label", "verb", "object_id", "object_repr")
+    date_hierarchy = "at"

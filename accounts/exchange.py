@@ -1,0 +1,123 @@
+"""The one place a key set becomes a signed BingX client, and BingX errors become human messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from accounts.crypto import PURPOSE_API_KEY, PURPOSE_SECRET, SecretUnavailable, secret_decrypt
+from accounts.models import ApiKeySet
+from bingx import Client
+from bingx.errors import (
+    Ambiguous,
+    AuthenticationError,
+    BingXError,
+    IPNotWhitelisted,
+    NotSent,
+    PermissionDenied,
+    RateLimited,
+    TimestampError,
+)
+
+
+class ExchangeProblem(Exception):
+    """A read from BingX failed; the message is for people (no secrets, no stack trace)."""
+
+    def __init__(self, message: str, *, code: int | str | None = None, kind: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.kind = kind
+
+
+def before_request_hook(*, key_set: ApiKeySet) -> Callable[..., Any] | None:
+    """Where the shared rate limiter plugs in (a `before_request=` callable for bingx.Client).
+
+    The execution engineer replaces this with a limiter keyed by (BingX UID, endpoint); until then
+    reads go out unthrottled and BingX's own 100410 answers are turned into clear messages.
+    """
+    return None
+
+
+def client_for(*, key_set: ApiKeySet) -> Client:
+    """A client signing with this key set's decrypted credentials. Fails closed with SecretUnavailable."""
+    api_key = secret_decrypt(
+        token=key_set.api_key_encrypted, key_set_uuid=key_set.uuid, purpose=PURPOSE_API_KEY
+    )
+    secret = secret_decrypt(token=key_set.secret_encrypted, key_set_uuid=key_set.uuid, purpose=PURPOSE_SECRET)
+    return Client(
+        api_key,
+        secret,
+        base_url=key_set.base_url,
+        timeout=(settings.BINGX_TIMEOUT_CONNECT, settings.BINGX_TIMEOUT_READ),
+        before_request=before_request_hook(key_set=key_set),
+    )
+
+
+def _when(epoch_ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def exchange_problem(*, exc: Exception, key_set: ApiKeySet) -> ExchangeProblem:
+    """Translate a failure talking to BingX into a message an operator can act on."""
+    if isinstance(exc, SecretUnavailable):
+        return ExchangeProblem(str(exc), kind="secret")
+    if not isinstance(exc, BingXError):
+        return ExchangeProblem(f"Unexpected failure talking to BingX ({type(exc).__name__}).", kind="error")
+    code = exc.code if exc.code is not None else exc.http_status
+    ref = f" (BingX code {exc.code})" if exc.code is not None else ""
+    if isinstance(exc, AuthenticationError):
+        return ExchangeProblem(
+            "Wrong API key or secret: BingX rejected the credentials"
+            f"{ref}. Check that both were copied completely and that the key still exists on BingX.",
+            code=code,
+            kind="auth",
+        )
+    if isinstance(exc, IPNotWhitelisted):
+        return ExchangeProblem(
+            f"IP not whitelisted: BingX refused this server's IP address for this key{ref}. "
+            "Add the server's public IP address to the key's whitelist in BingX API management.",
+            code=code,
+            kind="ip",
+        )
+    if isinstance(exc, TimestampError):
+        return ExchangeProblem(
+            f"Clock skew: BingX rejected the request time{ref}. This server's clock differs from "
+            "BingX's by more than the allowed window; check the server's time synchronisation (NTP).",
+            code=code,
+            kind="clock",
+        )
+    if isinstance(exc, RateLimited):
+        if exc.retry_after_ms:
+            when = f"try again after {_when(exc.retry_after_ms)}"
+        elif exc.retry_in_ms:
+            when = f"try again in {max(1, round(exc.retry_in_ms / 1000))} seconds"
+        else:
+            when = "try again in a few minutes"
+        return ExchangeProblem(f"Rate limited by BingX{ref}: {when}.", code=code, kind="rate_limit")
+    if isinstance(exc, PermissionDenied):
+        return ExchangeProblem(
+            f"Permission missing: the key lacks a permission this call needs{ref} "
+            "(reading needs permission 2, Read).",
+            code=code,
+            kind="permission",
+        )
+    if isinstance(exc, NotSent):
+        return ExchangeProblem(
+            f"Could not reach BingX at {key_set.base_url}: the connection failed before anything was sent. "
+            "Try again later.",
+            code=code,
+            kind="unreachable",
+        )
+    if isinstance(exc, Ambiguous):
+        return ExchangeProblem(
+            f"BingX at {key_set.base_url} did not answer properly (timeout or server error){ref}. "
+            "Try again later.",
+            code=code,
+            kind="unreachable",
+        )
+    return ExchangeProblem(f"BingX refused the call{ref}: {exc.message}", code=code, kind="rejected")

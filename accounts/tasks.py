@@ -1,0 +1,42 @@
+"""Celery tasks for key sets: thin interfaces that take ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from accounts.exchange import ExchangeProblem
+from accounts.models import ApiKeySet, KeySetStatus
+from accounts.services import KeySetRefused, balances_sync, key_set_verify
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=45, time_limit=60, ignore_result=True)
+def key_set_verify_task(key_set_id: int) -> None:
+    try:
+        report = key_set_verify(key_set_id=int(key_set_id))
+    except KeySetRefused as exc:
+        logger.warning("key set %s not verified: %s", key_set_id, exc)
+        return
+    if not report["ok"]:
+        logger.warning("key set %s verification failed: %s", key_set_id, report["error_kind"])
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=45, time_limit=60, ignore_result=True)
+def balances_sync_task(key_set_id: int) -> None:
+    try:
+        balances_sync(key_set_id=int(key_set_id))
+    except (ExchangeProblem, KeySetRefused) as exc:
+        # The next periodic sync tries again; a failing read is not worth a retry storm.
+        logger.warning("key set %s balances not synced: %s", key_set_id, exc)
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=45, time_limit=60, ignore_result=True)
+def balances_sync_all_task() -> int:
+    """Enqueue a balance sync for every active key set; returns how many were enqueued."""
+    ids = list(ApiKeySet.objects.filter(status=KeySetStatus.ACTIVE).values_list("pk", flat=True))
+    for key_set_id in ids:
+        balances_sync_task.delay(key_set_id)
+    return len(ids)

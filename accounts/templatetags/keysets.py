@@ -1,0 +1,44 @@
+"""Template helpers for showing key sets: `{% load keysets %}{{ ks|keyset_badge }}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from accounts.models import ApiKeySet
+
+register = template.Library()
+
+
+@register.filter
+def keyset_badge(key_set: ApiKeySet | None) -> SafeString | str:
+    """The key set's label, followed by a "sandbox" badge when it talks to the sandbox exchange."""
+    if key_set is None:
+        return ""
+    if key_set.is_sandbox:
+        return format_html(
+            '{} <span class="badge sandbox" title="Sandbox exchange, not real money">sandbox</span>',
+            key_set.label,
+        )
+    return format_html("{}", key_set.label)
+
+
+@register.filter
+def keyset_status(key_set: ApiKeySet | None) -> SafeString | str:
+    """The key set's status as a coloured badge."""
+    if key_set is None:
+        return ""
+    return format_html('<span class="badge {}">{}</span>', key_set.status, key_set.get_status_display())
+
+
+@register.filter
+def permission_name(code: Any) -> str:
+    from accounts.services import PERMISSION_NAMES
+
+    try:
+        return PERMISSION_NAMES.get(int(code), "unknown")
+    except (TypeError, ValueError):
+        return "unknown"

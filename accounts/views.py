@@ -1,0 +1,295 @@
+"""Key-set pages: parse input, call a selector or service, render. No rules live here."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.access import AccessDenied, ensure_admin, user_is_admin
+from accounts.exchange import ExchangeProblem
+from accounts.forms import GrantForm, KeySetCreateForm, KeySetEditForm, ReplaceSecretForm
+from accounts.models import AccountKind, ApiKeySet, User
+
+View = Callable[..., HttpResponse]
+
+
+def _denied_is_403(view: View) -> View:
+    """AccessDenied from a service or selector becomes 403; an invisible key set becomes 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except AccessDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except ApiKeySet.DoesNotExist:
+            raise Http404("No such key set.") from None
+
+    return wrapper
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # LoginRequiredMiddleware guarantees a signed-in user
+    return user
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@require_http_methods(["GET"])
+@_denied_is_403
+def keyset_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    key_sets = list(selectors.key_set_list_for(user=user))
+    rows = [(ks, selectors.key_set_rotation_overdue(key_set=ks)) for ks in key_sets]
+    return render(request, "accounts/keyset_list.html", {"rows": rows, "is_admin": user_is_admin(user=user)})
+
+
+@require_http_methods(["GET"])
+@_denied_is_403
+def keyset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_get_for(user=user, pk=pk)
+    is_admin = user_is_admin(user=user)
+    context = {
+        "ks": key_set,
+        "is_admin": is_admin,
+        "overdue": selectors.key_set_rotation_overdue(key_set=key_set),
+        "report": key_set.verification or {},
+        "balances": selectors.balances_latest(key_set=key_set),
+        "tree": selectors.family_tree(user=user, key_set=key_set),
+        "grants": list(selectors.grant_list(user=user, key_set=key_set)) if is_admin else [],
+        "needs_second_admin": user.pk in {key_set.created_by_id, key_set.secret_changed_by_id},
+        "permission_names": services.PERMISSION_NAMES,
+    }
+    return render(request, "accounts/keyset_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@_denied_is_403
+def keyset_add(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    ensure_admin(user=user)
+    form = KeySetCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key_set = services.key_set_create(
+                actor=user,
+                label=data["label"],
+                api_key=data["api_key"],
+                secret=data["secret"],
+                environment=data["environment"],
+                base_url=data["base_url"],
+                account_kind=data["account_kind"],
+                parent_id=data["parent"].pk if data.get("parent") else None,
+                rotate_by=data.get("rotate_by"),
+                ip=_ip(request),
+            )
+        except services.KeySetRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, f"Key set “{key_set.label}” saved. A second administrator must activate it."
+            )
+            return redirect("accounts:keyset_detail", pk=key_set.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "accounts/keyset_form.html", {"form": form, "title": "Add a key set"}, status=status
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@_denied_is_403
+def keyset_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_admin_get(user=user, pk=pk)
+    form = KeySetEditForm(request.POST or None, key_set=key_set)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.key_set_update(
+                actor=user,
+                key_set_id=key_set.pk,
+                label=form.cleaned_data["label"],
+                rotate_by=form.cleaned_data.get("rotate_by"),
+                ip=_ip(request),
+            )
+        except services.KeySetRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Key set updated.")
+            return redirect("accounts:keyset_detail", pk=key_set.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "accounts/keyset_form.html",
+        {"form": form, "ks": key_set, "title": f"Edit {key_set.label}"},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@_denied_is_403
+def keyset_replace_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_admin_get(user=user, pk=pk)
+    form = ReplaceSecretForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.key_set_replace_secret(
+                actor=user,
+                key_set_id=key_set.pk,
+                api_key=form.cleaned_data["api_key"],
+                secret=form.cleaned_data["secret"],
+                rotate_by=form.cleaned_data.get("rotate_by"),
+                ip=_ip(request),
+            )
+        except services.KeySetRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, "New key and secret saved. The key set awaits activation by a second administrator."
+            )
+            return redirect("accounts:keyset_detail", pk=key_set.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "accounts/keyset_form.html",
+        {"form": form, "ks": key_set, "title": f"Replace the key and secret of {key_set.label}"},
+        status=status,
+    )
+
+
+def _state_change(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_get_for(user=user, pk=pk)
+    try:
+        action(actor=user, key_set_id=key_set.pk, ip=_ip(request))
+    except services.KeySetRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("accounts:keyset_detail", pk=key_set.pk)
+
+
+@require_POST
+@_denied_is_403
+def keyset_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _state_change(request, pk, services.key_set_activate, "Key set activated.")
+
+
+@require_POST
+@_denied_is_403
+def keyset_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _state_change(
+        request, pk, services.key_set_deactivate, "Key set deactivated; its pending requests are stale."
+    )
+
+
+@require_POST
+@_denied_is_403
+def keyset_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_get_for(user=user, pk=pk)
+    report = services.key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    if report["ok"]:
+        messages.success(request, f"Verified: BingX UID {report.get('uid') or key_set.uid}.")
+        for warning in report.get("warnings", []):
+            messages.warning(request, warning)
+    else:
+        messages.error(request, f"Verification failed. {report['error']}")
+    return redirect("accounts:keyset_detail", pk=key_set.pk)
+
+
+@require_POST
+@_denied_is_403
+def keyset_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_get_for(user=user, pk=pk)
+    try:
+        result = services.balances_sync(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    except (ExchangeProblem, services.KeySetRefused) as exc:
+        messages.error(request, f"Balances not refreshed. {exc}")
+    else:
+        messages.success(request, f"Balances refreshed ({result.balances} asset balances).")
+    if request.POST.get("next") == "balances":
+        return redirect("accounts:balances")
+    return redirect("accounts:keyset_detail", pk=key_set.pk)
+
+
+@require_POST
+@_denied_is_403
+def keyset_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_get_for(user=user, pk=pk)
+    if key_set.account_kind != AccountKind.MAIN:
+        messages.error(request, "Sub-accounts can only be discovered from a main-account key set.")
+        return redirect("accounts:keyset_detail", pk=key_set.pk)
+    try:
+        result = services.sub_accounts_discover(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    except (ExchangeProblem, services.KeySetRefused) as exc:
+        messages.error(request, f"Sub-accounts not discovered. {exc}")
+    else:
+        messages.success(
+            request, f"{result.found} sub-account(s) on BingX ({result.added} new, {result.removed} gone)."
+        )
+    return redirect("accounts:keyset_detail", pk=key_set.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@_denied_is_403
+def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_admin_get(user=user, pk=pk)
+    form = GrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.grant_set(
+                actor=user,
+                key_set_id=key_set.pk,
+                user=data.get("user"),
+                group=data.get("group"),
+                can_view=data["can_view"],
+                can_request=data["can_request"],
+                can_approve=data["can_approve"],
+                ip=_ip(request),
+            )
+        except services.KeySetRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Grant saved.")
+            return redirect("accounts:keyset_grants", pk=key_set.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"ks": key_set, "form": form, "grants": selectors.grant_list(user=user, key_set=key_set)}
+    return render(request, "accounts/keyset_grants.html", context, status=status)
+
+
+@require_POST
+@_denied_is_403
+def keyset_grant_revoke(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
+    user = _user(request)
+    key_set = selectors.key_set_admin_get(user=user, pk=pk)
+    try:
+        services.grant_revoke(actor=user, grant_id=grant_id, key_set_id=key_set.pk, ip=_ip(request))
+    except services.KeySetRefused as exc:
+        raise Http404(str(exc)) from None
+    messages.success(request, "Grant revoked.")
+    return redirect("accounts:keyset_grants", pk=key_set.pk)
+
+
+@require_http_methods(["GET"])
+@_denied_is_403
+def balances(request: HttpRequest) -> HttpResponse:
+    overview = selectors.balances_for_user(user=_user(request))
+    return render(request, "accounts/balances.html", {"overview": overview})
