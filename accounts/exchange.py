@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 
 from accounts.crypto import PURPOSE_API_KEY, PURPOSE_SECRET, SecretUnavailable, secret_decrypt
 from accounts.models import ApiKeySet
-from bingx import Client
+from bingx import CallInfo, Client
 from bingx.errors import (
+    RATE_LIMIT_CODES,
     Ambiguous,
     AuthenticationError,
     BingXError,
@@ -20,7 +21,9 @@ from bingx.errors import (
     PermissionDenied,
     RateLimited,
     TimestampError,
+    parse_retry_after_ms,
 )
+from transfers import ratelimit
 
 
 class ExchangeProblem(Exception):
@@ -33,13 +36,24 @@ class ExchangeProblem(Exception):
         self.kind = kind
 
 
-def before_request_hook(*, key_set: ApiKeySet) -> Callable[..., Any] | None:
-    """Where the shared rate limiter plugs in (a `before_request=` callable for bingx.Client).
+def before_request_hook(*, key_set: ApiKeySet) -> Callable[[str, str], None]:
+    """A `before_request=` callable taking a token from the shared rate limiter (transfers.ratelimit)
+    per (BingX UID, endpoint), so every process on every machine stays under BingX's limits."""
+    return ratelimit.before_request(scope=ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk))
 
-    The execution engineer replaces this with a limiter keyed by (BingX UID, endpoint); until then
-    reads go out unthrottled and BingX's own 100410 answers are turned into clear messages.
-    """
-    return None
+
+def on_response_hook(*, key_set: ApiKeySet, client: Client) -> Callable[[CallInfo], None]:
+    """An `on_response=` callable: a 100410 answer blocks that endpoint for every process until the
+    time BingX names (read on the exchange clock, hence the client's server-time offset)."""
+    scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
+
+    def hook(info: CallInfo) -> None:
+        if info.code in RATE_LIMIT_CODES or info.http_status in (418, 429):
+            named = parse_retry_after_ms(info.msg)
+            retry_in = None if named is None else named - (int(time.time() * 1000) + client.time_offset_ms)
+            ratelimit.block(scope=scope, path=info.path, retry_in_ms=retry_in)
+
+    return hook
 
 
 def client_for(*, key_set: ApiKeySet) -> Client:
@@ -48,13 +62,15 @@ def client_for(*, key_set: ApiKeySet) -> Client:
         token=key_set.api_key_encrypted, key_set_uuid=key_set.uuid, purpose=PURPOSE_API_KEY
     )
     secret = secret_decrypt(token=key_set.secret_encrypted, key_set_uuid=key_set.uuid, purpose=PURPOSE_SECRET)
-    return Client(
+    client = Client(
         api_key,
         secret,
         base_url=key_set.base_url,
         timeout=(settings.BINGX_TIMEOUT_CONNECT, settings.BINGX_TIMEOUT_READ),
         before_request=before_request_hook(key_set=key_set),
     )
+    client.on_response = on_response_hook(key_set=key_set, client=client)
+    return client
 
 
 def _when(epoch_ms: int) -> str:
