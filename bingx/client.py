@@ -32,6 +32,7 @@ Behaviour:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +102,35 @@ class CallInfo:
     error: str | None = None
     attempt: int = 1
     base_url: str = field(default="", compare=False)
+
+
+_SIGNED_QUERY_RE = re.compile(r"\?[^\s\"']*signature=[^\s\"']*")
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str) and "signature=" in value:
+        return _SIGNED_QUERY_RE.sub("?<signed query redacted>", value)
+    return value
+
+
+class _RedactSignedQueries(logging.Filter):
+    """urllib3 logs full request URLs at DEBUG; drop the signed query string from those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) for a in record.args)
+        return True
+
+
+_REDACTOR = _RedactSignedQueries()
+
+
+def _install_redactor() -> None:
+    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+        log = logging.getLogger(name)
+        if _REDACTOR not in log.filters:
+            log.addFilter(_REDACTOR)
 
 
 class _TimeOffsets:
@@ -234,6 +264,7 @@ class Client:
         self.logger = logger if logger is not None else logging.getLogger("bingx")
         self.before_request = before_request
         self.on_response = on_response
+        _install_redactor()
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, api_key='…{self.api_key[-4:]}')"
@@ -776,13 +807,18 @@ class Client:
     ) -> Any:
         """Send one prepared request; return the unwrapped payload or raise a classified error."""
         settings = self.session.merge_environment_settings(prep.url, {}, None, None, None)
+        transport_error: BingXError | None = None
         try:
             resp = self.session.send(prep, timeout=self.timeout, allow_redirects=False, **settings)
             content = resp.content  # read the whole body inside the try: a broken body is Ambiguous
         except requests.RequestException as exc:
-            raise _classify_transport(exc, path) from None
-        except (ConnectionError, OSError) as exc:  # pragma: no cover - defensive
-            raise Ambiguous(f"socket error, outcome unknown ({type(exc).__name__})", path=path) from None
+            transport_error = _classify_transport(exc, path)
+        except OSError as exc:  # pragma: no cover - defensive
+            transport_error = Ambiguous(f"socket error, outcome unknown ({type(exc).__name__})", path=path)
+        if transport_error is not None:
+            # Raised outside the except block: the requests exception (its text holds the signed URL)
+            # must not even be reachable as __context__.
+            raise transport_error
         if holder is not None:
             holder.append(resp)
         status = resp.status_code
