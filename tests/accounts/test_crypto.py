@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 def _raw_columns(pk: int) -> tuple[str, str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key_encrypted, secret_encrypted FROM accounts_apikeyset WHERE id = %s", [pk])
+        cursor.execute(
+            "SELECT api_key_encrypted, secret_encrypted FROM accounts_apikeyset WHERE id = %s", [pk]
+        )
         return cursor.fetchone()
 
 
@@ -29,7 +31,9 @@ def test_database_columns_never_hold_the_plaintext(key_set):
     assert TEST_API_KEY not in api_key_raw and TEST_API_KEY not in secret_raw
     assert secret_raw.startswith("gAAAAA")  # a Fernet token
     assert secret_decrypt(token=secret_raw, key_set_uuid=key_set.uuid) == TEST_SECRET
-    assert secret_decrypt(token=api_key_raw, key_set_uuid=key_set.uuid, purpose=PURPOSE_API_KEY) == TEST_API_KEY
+    assert (
+        secret_decrypt(token=api_key_raw, key_set_uuid=key_set.uuid, purpose=PURPOSE_API_KEY) == TEST_API_KEY
+    )
 
 
 def test_wrong_key_fails_closed(key_set, settings):
@@ -87,7 +91,9 @@ def test_empty_plaintext_is_refused(key_set):
 
 def test_rotation_keeps_every_secret_readable_and_the_old_key_can_go(settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
-    sets = [ApiKeySetFactory(secret=f"secret-number-{i:04d}", api_key=f"api-key-number-{i:04d}") for i in range(5)]
+    sets = [
+        ApiKeySetFactory(secret=f"secret-number-{i:04d}", api_key=f"api-key-number-{i:04d}") for i in range(5)
+    ]
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
     out = StringIO()

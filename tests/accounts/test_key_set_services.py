@@ -69,7 +69,9 @@ def test_admin_creates_a_pending_key_set_on_real_bingx_by_default(admin1):
     assert ks.environment == Environment.BINGX
     assert ks.base_url == "https://open-api.bingx.com"
     assert ks.api_key_hint == "…6789"
-    assert secret_decrypt(token=ks.api_key_encrypted, key_set_uuid=ks.uuid, purpose=PURPOSE_API_KEY).startswith("ops-")
+    assert secret_decrypt(
+        token=ks.api_key_encrypted, key_set_uuid=ks.uuid, purpose=PURPOSE_API_KEY
+    ).startswith("ops-")
     event = AuditEvent.objects.get(verb="keyset.create")
     assert event.actor == admin1
     assert "ops-secret" not in _audit_text() and "ops-api-key" not in _audit_text()
@@ -100,7 +102,8 @@ def test_bad_base_urls_are_refused_and_nothing_is_stored(admin1, environment, ba
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("secret", ""), ("secret", "short"), ("api_key", "has space inside"), ("label", "  ")]
+    ("field", "value"),
+    [("secret", ""), ("secret", "short"), ("api_key", "has space inside"), ("label", "  ")],
 )
 def test_bad_credentials_or_label_are_refused(admin1, field, value):
     with pytest.raises(KeySetRefused):
@@ -173,7 +176,9 @@ def test_replacing_the_secret_returns_to_pending_and_stales_pending_requests(adm
     key_set_activate(actor=admin2, key_set_id=ks.pk)
     pending = _pending_request(ks, requester)
     done = _pending_request(ks, requester, status=Status.SUCCEEDED)
-    key_set_replace_secret(actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET)
+    key_set_replace_secret(
+        actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET
+    )
     ks.refresh_from_db()
     pending.refresh_from_db()
     done.refresh_from_db()
@@ -191,7 +196,9 @@ def test_replacing_the_secret_returns_to_pending_and_stales_pending_requests(adm
 
 def test_whoever_replaced_the_secret_cannot_activate_but_the_creator_can(admin1, admin2):
     ks = _create(admin1)
-    key_set_replace_secret(actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET)
+    key_set_replace_secret(
+        actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET
+    )
     with pytest.raises(KeySetRefused, match="second administrator"):
         key_set_activate(actor=admin2, key_set_id=ks.pk)
     # admin1 created it, so admin1 cannot activate either: a third administrator is needed.
