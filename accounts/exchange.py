@@ -73,6 +73,13 @@ def client_for(*, key_set: ApiKeySet) -> Client:
     return client
 
 
+# Reads that need more than permission 2 (Read) on BingX.
+_PATH_PERMISSION = {
+    "/openApi/fund/v1/account/balance": (4, "Universal transfer"),
+    "/openApi/api/v3/asset/transferRecord": (4, "Universal transfer"),
+}
+
+
 def _when(epoch_ms: int) -> str:
     moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -116,9 +123,10 @@ def exchange_problem(*, exc: Exception, key_set: ApiKeySet) -> ExchangeProblem:
             when = "try again in a few minutes"
         return ExchangeProblem(f"Rate limited by BingX{ref}: {when}.", code=code, kind="rate_limit")
     if isinstance(exc, PermissionDenied):
+        needed, name = _PATH_PERMISSION.get(exc.path or "", (2, "Read"))
         return ExchangeProblem(
-            f"Permission missing: the key lacks a permission this call needs{ref} "
-            "(reading needs permission 2, Read).",
+            f"Permission missing: the key lacks permission {needed} ({name}), which this call needs{ref}. "
+            "Edit the key's permissions on BingX, or use a key that has it.",
             code=code,
             kind="permission",
         )

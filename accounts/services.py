@@ -494,7 +494,7 @@ def key_set_verify(*, key_set_id: int, actor: User | None = None, ip: str | None
         permissions = sorted({int(p) for p in perms.permissions})
         ip_whitelist = [str(a) for a in (perms.ip_addresses or [])]
         report["checks"]["permissions"] = True
-        client.fund_balances()
+        client.spot_balances()  # a balance read with permission 2 alone
         report["checks"]["balance_read"] = True
         report["ok"] = True
     except Exception as exc:
@@ -526,6 +526,7 @@ def key_set_verify(*, key_set_id: int, actor: User | None = None, ip: str | None
             report["needs"] = summary["needs"]
             warnings.extend(summary["warnings"])
         report["warnings"] = warnings
+        report["uid"] = locked.uid
         report["checked_at"] = now.isoformat()
         locked.verification = report
         if report["ok"]:
@@ -626,6 +627,7 @@ class SyncResult:
     taken_at: dt.datetime
     balances: int
     overview: int
+    notes: tuple[str, ...] = ()
 
 
 def balances_sync(*, key_set_id: int, actor: User | None = None, ip: str | None = None) -> SyncResult:
@@ -637,11 +639,17 @@ def balances_sync(*, key_set_id: int, actor: User | None = None, ip: str | None 
     Periodic syncs by the system are not audited (they change no decision); on-demand syncs are.
     """
     key_set = _readable_key_set(actor=actor, key_set_id=key_set_id)
+    notes: list[str] = []
     try:
         client = client_for(key_set=key_set)
-        fund = client.fund_balances()
         spot = client.spot_balances()
         overview = client.asset_overview()
+        try:
+            fund: tuple[bingx.Balance, ...] = client.fund_balances()
+        except bingx.PermissionDenied as exc:
+            # BingX reads the funding wallet only with permission 4; its USDT value still shows.
+            fund = ()
+            notes.append(exchange_problem(exc=exc, key_set=key_set).message)
     except Exception as exc:
         raise exchange_problem(exc=exc, key_set=key_set) from None
     taken_at = timezone.now()
@@ -678,10 +686,15 @@ def balances_sync(*, key_set_id: int, actor: User | None = None, ip: str | None 
                 actor=actor,
                 verb="keyset.balances_sync",
                 obj=locked,
-                after={"balances": len(snapshots), "overview": len(overviews), "taken_at": taken_at},
+                after={
+                    "balances": len(snapshots),
+                    "overview": len(overviews),
+                    "taken_at": taken_at,
+                    "notes": notes,
+                },
                 ip=ip,
             )
-    return SyncResult(taken_at=taken_at, balances=len(snapshots), overview=len(overviews))
+    return SyncResult(taken_at=taken_at, balances=len(snapshots), overview=len(overviews), notes=tuple(notes))
 
 
 __all__ = [

@@ -203,7 +203,7 @@ def keyset_verify(request: HttpRequest, pk: int) -> HttpResponse:
     key_set = selectors.key_set_get_for(user=user, pk=pk)
     report = services.key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request))
     if report["ok"]:
-        messages.success(request, f"Verified: BingX UID {report.get('uid') or key_set.uid}.")
+        messages.success(request, f"Verified: BingX UID {report['uid']}.")
         for warning in report.get("warnings", []):
             messages.warning(request, warning)
     else:
@@ -222,6 +222,8 @@ def keyset_refresh(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Balances not refreshed. {exc}")
     else:
         messages.success(request, f"Balances refreshed ({result.balances} asset balances).")
+        for note in result.notes:
+            messages.warning(request, f"Funding wallet not read: {note}")
     if request.POST.get("next") == "balances":
         return redirect("accounts:balances")
     return redirect("accounts:keyset_detail", pk=key_set.pk)

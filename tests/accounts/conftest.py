@@ -92,4 +92,6 @@ def sandbox() -> Iterator[SandboxServer]:
 def sandbox_key_set(server: SandboxServer, uid: int, **kwargs: Any) -> ApiKeySet:
     api_key, secret = demo_key(uid)
     kwargs.setdefault("label", f"demo {uid}")
-    return ApiKeySetFactory(base_url=server.base_url, api_key=api_key, secret=secret, **kwargs)
+    kwargs.setdefault("api_key", api_key)
+    kwargs.setdefault("secret", secret)
+    return ApiKeySetFactory(base_url=server.base_url, **kwargs)

@@ -74,7 +74,8 @@ def test_admin_creates_a_pending_key_set_on_real_bingx_by_default(admin1):
     ).startswith("ops-")
     event = AuditEvent.objects.get(verb="keyset.create")
     assert event.actor == admin1
-    assert "ops-secret" not in _audit_text() and "ops-api-key" not in _audit_text()
+    assert "ops-secret" not in _audit_text()
+    assert "ops-api-key" not in _audit_text()
 
 
 def test_sandbox_is_only_used_when_chosen(admin1, settings):
@@ -150,7 +151,8 @@ def test_superuser_creator_cannot_activate_either(superuser, admin1):
         key_set_activate(actor=superuser, key_set_id=ks.pk)
     key_set_activate(actor=admin1, key_set_id=ks.pk)
     ks.refresh_from_db()
-    assert ks.status == KeySetStatus.ACTIVE and ks.activated_by == admin1
+    assert ks.status == KeySetStatus.ACTIVE
+    assert ks.activated_by == admin1
 
 
 def test_second_administrator_activates(admin1, admin2):
@@ -158,7 +160,8 @@ def test_second_administrator_activates(admin1, admin2):
     key_set_activate(actor=admin2, key_set_id=ks.pk)
     ks.refresh_from_db()
     assert ks.status == KeySetStatus.ACTIVE
-    assert ks.activated_by == admin2 and ks.activated_at is not None
+    assert ks.activated_by == admin2
+    assert ks.activated_at is not None
     assert AuditEvent.objects.filter(verb="keyset.activate", actor=admin2).exists()
 
 
@@ -183,7 +186,8 @@ def test_replacing_the_secret_returns_to_pending_and_stales_pending_requests(adm
     pending.refresh_from_db()
     done.refresh_from_db()
     assert ks.status == KeySetStatus.PENDING_ACTIVATION
-    assert ks.activated_by is None and ks.secret_changed_by == admin2
+    assert ks.activated_by is None
+    assert ks.secret_changed_by == admin2
     assert ks.api_key_hint == "…WXYZ"
     assert secret_decrypt(token=ks.secret_encrypted, key_set_uuid=ks.uuid) == NEW_SECRET
     assert pending.status == Status.STALE

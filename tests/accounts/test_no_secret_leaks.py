@@ -123,17 +123,21 @@ def test_no_page_or_admin_view_contains_a_stored_secret(role, request, rich_key_
 
 
 def test_detail_page_shows_what_a_person_needs(admin1, rich_key_sets):
-    main, sub = rich_key_sets
+    main, _sub = rich_key_sets
     client = Client()
     client.force_login(admin1)
     body = client.get(reverse("accounts:keyset_detail", args=[main.pk])).content.decode()
     assert "…" + TEST_API_KEY[-4:] in body
     assert 'class="badge sandbox"' in body
     assert "overdue" in body
-    assert "Missing permission 5" in body and "no IP whitelist" in body
-    assert "10000003" in body and "demosub2" in body and "frozen" in body
+    assert "Missing permission 5" in body
+    assert "no IP whitelist" in body
+    assert "10000003" in body
+    assert "demosub2" in body
+    assert "frozen" in body
     assert "Leak sub" in body  # sub 10000002 has its own key set here
-    assert "10000" in body and "5000" in body  # fund balance and the USDT-M value from the overview
+    assert "10000" in body
+    assert "5000" in body
 
 
 def test_sub_key_set_does_not_reveal_a_main_it_is_not_shared_with(viewer):

@@ -57,7 +57,8 @@ def test_list_detail_and_balances_show_only_granted_key_sets(role, has_grant, re
     balances = client.get(reverse("accounts:balances")).content.decode()
     assert ("Treasury main" in listing) is has_grant
     assert ("Treasury main" in balances) is has_grant
-    assert other.label not in listing and other.label not in balances
+    assert other.label not in listing
+    assert other.label not in balances
     detail = client.get(reverse("accounts:keyset_detail", args=[key_set.pk]))
     assert detail.status_code == (200 if has_grant else 404)
     assert client.get(reverse("accounts:keyset_detail", args=[other.pk])).status_code == 404
