@@ -1,6 +1,7 @@
 """Test settings: the real settings with safe test defaults for what the environment leaves unset."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
@@ -11,7 +12,14 @@ os.environ.setdefault("DJANGO_LOG_FORMAT", "text")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OTA=")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # Worker tests start real Celery workers in other processes, which must see the test database:
+    # keep it in a file (one per pytest process, so parallel runs never share it).
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"bingxadmin-test-{os.getpid()}.sqlite3")
+    }
