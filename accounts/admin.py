@@ -60,6 +60,13 @@ class DeskUserAdmin(UserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Only a superuser may create superusers or hand out individual permissions.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ("is_superuser", "user_permissions")
+        return readonly
+
 
 @admin.register(ApiKeySet)
 class ApiKeySetAdmin(admin.ModelAdmin):

@@ -75,3 +75,21 @@ def test_audit_events_cannot_be_changed_or_deleted(superuser, key_set, admin1):
 def test_key_sets_cannot_be_deleted_in_admin(superuser, key_set):
     response = _client(superuser).get(reverse("admin:accounts_apikeyset_delete", args=[key_set.pk]))
     assert response.status_code == 403
+
+
+def test_an_administrator_cannot_make_anyone_superuser_in_admin(admin1, viewer):
+    url = reverse("admin:accounts_user_change", args=[viewer.pk])
+    body = _client(admin1).get(url).content.decode()
+    assert 'name="is_superuser"' not in body
+    data = {
+        "username": viewer.username,
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "groups": [g.pk for g in viewer.groups.all()],
+    }
+    _client(admin1).post(url, data)
+    viewer.refresh_from_db()
+    assert not viewer.is_superuser
