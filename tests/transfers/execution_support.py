@@ -1,0 +1,269 @@
+"""Fixtures and helpers for the execution, reconciliation and sweeper tests (service level and with
+real workers): the sandbox exchange over HTTP, demo key sets, approved requests and journal checks."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.utils import timezone
+
+from accounts.models import AccountKind, ApiKeySet, KeySetStatus
+from bingx import Client
+from bingx.sandbox import SandboxServer
+from tests.factories import ApiKeySetFactory, UserFactory
+from transfers.models import Approval, Decision, PolicyState, Status, TransferKind, TransferRequest
+
+
+def _install_payload_stub() -> None:  # TEMPORARY until transfers/payload.py lands
+    import hashlib
+    import sys
+    import types
+
+    mod = types.ModuleType("transfers.payload")
+
+    def payload_build(
+        *, kind: str, key_set: ApiKeySet, asset: str, amount: Decimal, client_id: str, **f: Any
+    ):
+        return {
+            "kind": kind,
+            "key_set": str(key_set.uuid),
+            "asset": asset,
+            "amount": format(amount, "f"),
+            "client_id": client_id,
+            **f,
+        }
+
+    def payload_sha256(payload: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def payload_verify(*, request: TransferRequest) -> bool:
+        return payload_sha256(request.payload) == request.payload_sha256
+
+    mod.payload_build = payload_build  # type: ignore[attr-defined]
+    mod.payload_sha256 = payload_sha256  # type: ignore[attr-defined]
+    mod.payload_verify = payload_verify  # type: ignore[attr-defined]
+    sys.modules["transfers.payload"] = mod
+
+
+try:
+    import transfers.payload  # noqa: F401
+except ImportError:
+    _install_payload_stub()
+
+SEED_PATH = Path(__file__).resolve().parents[2] / "bingx" / "sandbox" / "seeds" / "demo.json"
+SEED: dict[str, Any] = json.loads(SEED_PATH.read_text())
+MAIN_UID, SUB1_UID, SUB2_UID, EXTERNAL_UID = 10000001, 10000002, 10000003, 10000009
+
+INNER_APPLY = "/openApi/wallets/v1/capital/innerTransfer/apply"
+WALLET_TRANSFER = "/openApi/api/asset/v1/transfer"
+SUB_INNER_APPLY = "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply"
+FAMILY_TRANSFER = "/openApi/account/transfer/v1/subAccount/transferAsset"
+APPLY_PATHS = (INNER_APPLY, WALLET_TRANSFER, SUB_INNER_APPLY, FAMILY_TRANSFER)
+
+
+def demo_key(uid: int) -> tuple[str, str]:
+    account = next(a for a in SEED["accounts"] if a["uid"] == uid)
+    key = account["api_keys"][0]
+    return key["api_key"], key["secret"]
+
+
+class Sandbox:
+    """The in-process sandbox plus its HTTP control API."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = requests.request(method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def fault(self, path: str, mode: str, **extra: Any) -> None:
+        self.control("POST", "faults", {"path": path, "mode": mode, **extra})
+
+    def journal(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "journal")["calls"])
+
+    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.journal() if path is None or c["path"] == path]
+
+    def applied(self, path: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.calls(path) if c["applied"]]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    server = SandboxServer(seed=SEED_PATH, port=0)
+    server.start()
+    Client.reset_time_offsets()
+    try:
+        yield Sandbox(server)
+    finally:
+        server.stop()
+        Client.reset_time_offsets()
+
+
+@pytest.fixture
+def limiter_dir(settings: Any, tmp_path: Path) -> Path:
+    """A private file-backed rate limiter, so tests never wait on each other's tokens."""
+    settings.RATE_LIMIT_URL = ""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, float]]:
+    """Record follow-up tasks instead of sending them: ("execute" | "reconcile", request id, countdown)."""
+    from transfers import execution, reconcile, sweeper
+
+    calls: list[tuple[str, int, float]] = []
+
+    def execute(*, request_id: int, countdown: float = 0) -> None:
+        calls.append(("execute", request_id, countdown))
+
+    def reconcile_(*, request_id: int, countdown: float = execution.RECONCILE_DELAY_S) -> None:
+        calls.append(("reconcile", request_id, countdown))
+
+    for module in (execution, reconcile, sweeper):
+        if hasattr(module, "enqueue_execute"):
+            monkeypatch.setattr(module, "enqueue_execute", execute)
+        monkeypatch.setattr(module, "enqueue_reconcile", reconcile_)
+    return calls
+
+
+def make_key_set(
+    *, sandbox: Sandbox, uid: int, label: str | None = None, parent: ApiKeySet | None = None
+) -> ApiKeySet:
+    api_key, secret = demo_key(uid)
+    return ApiKeySetFactory.create(
+        label=label or f"demo {uid} {uuid.uuid4().hex[:6]}",
+        base_url=sandbox.base_url,
+        uid=uid,
+        account_kind=AccountKind.SUB if parent else AccountKind.MAIN,
+        parent=parent,
+        status=KeySetStatus.ACTIVE,
+        api_key=api_key,
+        secret=secret,
+    )
+
+
+@pytest.fixture
+def main_key_set(db: None, sandbox: Sandbox) -> ApiKeySet:
+    return make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
+
+
+@pytest.fixture
+def sub1_key_set(db: None, sandbox: Sandbox, main_key_set: ApiKeySet) -> ApiKeySet:
+    return make_key_set(sandbox=sandbox, uid=SUB1_UID, label="demo sub 1", parent=main_key_set)
+
+
+def payload_for(
+    kind: str, *, asset: str, amount: str, client_id: str, key_set: ApiKeySet, **fields: Any
+) -> dict[str, Any]:
+    from transfers.payload import payload_build
+
+    return dict(
+        payload_build(
+            kind=kind, key_set=key_set, asset=asset, amount=Decimal(amount), client_id=client_id, **fields
+        )
+    )
+
+
+def approved_request(
+    *,
+    key_set: ApiKeySet,
+    kind: str = TransferKind.INNER,
+    asset: str = "USDT",
+    amount: str = "1",
+    status: str = Status.APPROVED,
+    **fields: Any,
+) -> TransferRequest:
+    """An approved request (one approval by someone other than the requester), as the workflow leaves it."""
+    from transfers.payload import payload_sha256
+
+    if kind == TransferKind.INNER:
+        fields = {"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1, **fields}
+    elif kind == TransferKind.WALLET:
+        fields = {"from_wallet": "fund", "to_wallet": "spot", **fields}
+    elif kind == TransferKind.SUB_INNER:
+        fields = {"recipient_type": 1, "recipient_account": str(SUB2_UID), "wallet_type": 1, **fields}
+    elif kind == TransferKind.FAMILY:
+        fields = {
+            "from_uid": MAIN_UID,
+            "from_type": 1,
+            "from_account_type": 1,
+            "to_uid": SUB1_UID,
+            "to_type": 2,
+            "to_account_type": 1,
+            **fields,
+        }
+    client_id = uuid.uuid4().hex
+    payload = payload_for(kind, asset=asset, amount=amount, client_id=client_id, key_set=key_set, **fields)
+    requester = UserFactory.create(username=f"req-{client_id[:8]}")
+    approver = UserFactory.create(username=f"appr-{client_id[:8]}")
+    policy, _ = PolicyState.objects.get_or_create(pk=1)
+    now = timezone.now()
+    req = TransferRequest.objects.create(
+        client_id=client_id,
+        key_set=key_set,
+        kind=kind,
+        payload=payload,
+        payload_sha256=payload_sha256(payload),
+        asset=asset,
+        amount=Decimal(amount),
+        status=status,
+        required_approvals=1,
+        policy_version=policy.version,
+        requested_by=requester,
+        expires_at=now + timedelta(hours=24),
+        decided_at=now,
+    )
+    Approval.objects.create(
+        request=req, approver=approver, decision=Decision.APPROVE, payload_sha256=req.payload_sha256
+    )
+    return req
+
+
+def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 60, interval: float = 0.2, what: str = ""
+) -> Any:
+    """Poll until `predicate()` is truthy (robust on a slow machine: generous timeouts, no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def status_of(req: TransferRequest) -> str:
+    return TransferRequest.objects.values_list("status", flat=True).get(pk=req.pk)
+
+
+def applied_for(sandbox: Sandbox, req: TransferRequest) -> list[dict[str, Any]]:
+    """Journal entries that moved money for this request (matched by its client id or exchange id)."""
+    req.refresh_from_db()
+    out = []
+    for call in sandbox.applied():
+        params = call.get("params") or {}
+        if params.get("transferClientId") == req.client_id or (
+            req.exchange_id and str(call.get("transfer_id")) == req.exchange_id
+        ):
+            out.append(call)
+    return out
+
+
+# Star-importing this module brings in the fixtures; helpers are imported by name.
+__all__ = ["enqueued", "limiter_dir", "main_key_set", "sandbox", "sub1_key_set"]
