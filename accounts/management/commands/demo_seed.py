@@ -1,0 +1,503 @@
+"""Seed the demo desk once: people, sandbox key sets, grants, policy, balances and a few past transfers.
+
+    manage.py demo_seed --sandbox-port 8100 --sandbox-state var/sandbox-state.json [--force]
+
+Idempotent: every step checks whether its result already exists, so a second run does nothing (and
+says so), and a run interrupted half-way completes the missing steps next time. Everything goes
+through the services, with the four-eyes rules intact: `admin` creates the key sets and `admin2`
+activates them; alice requests, bob approves, the execution service sends.
+
+Passwords are generated on the first run and kept in `<BINGXADMIN_VAR_DIR>/demo-logins.txt` (mode
+0600); every run prints them. The API keys are the sandbox's fake demo keys from the seed file.
+
+Reads and transfers need the sandbox exchange: an in-process `SandboxServer` on `--sandbox-port`
+with the same `--sandbox-state` file the real sandbox process uses afterwards, stopped before this
+command returns. It refuses to seed a database that already has users of its own (a real desk)
+unless `--force` is given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.test.utils import override_settings
+
+from accounts import services
+from accounts.models import AccountKind, ApiKeySet, Environment, KeySetGrant, KeySetStatus, SubAccount, User
+
+DEFAULT_SEED = Path(settings.BASE_DIR) / "bingx" / "sandbox" / "seeds" / "demo.json"
+LOGINS_FILE = "demo-logins.txt"
+MAIN_UID, SUB1_UID, SUB2_UID = 10000001, 10000002, 10000003
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    groups: tuple[str, ...]
+    role: str
+    superuser: bool = False
+    staff: bool = False
+
+
+DEMO_USERS = (
+    DemoUser("admin", "Ada", ("administrator",), "administrator, superuser: adds key sets", True, True),
+    DemoUser(
+        "admin2",
+        "Ben",
+        ("administrator", "approver"),
+        "second administrator: activates key sets, approves",
+        False,
+        True,
+    ),
+    DemoUser("alice", "Alice", ("requester", "approver"), "requests and approves transfers"),
+    DemoUser("bob", "Bob", ("requester", "approver"), "requests and approves transfers"),
+    DemoUser("victor", "Victor", ("viewer",), "viewer: sees everything, changes nothing"),
+)
+
+
+@dataclass(frozen=True)
+class DemoKeySet:
+    label: str
+    uid: int
+    kind: str
+
+
+DEMO_KEY_SETS = (
+    DemoKeySet("Demo main 10000001", MAIN_UID, AccountKind.MAIN),
+    DemoKeySet("Demo sub 1 10000002", SUB1_UID, AccountKind.SUB),
+    DemoKeySet("Demo sub 2 10000003", SUB2_UID, AccountKind.SUB),
+)
+LARGE_RULE_NAME = "Demo: 10 000 USDT or more needs two approvals"
+LARGE_AMOUNT = Decimal("10000")
+LAST_TRANSFER_NOTE = "Demo: waiting for alice's approval"  # the last seeded transfer: its presence = done
+
+
+def _password() -> str:
+    """Three groups of four lower-case letters and digits (about 62 bits): easy to type, not guessable."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
+def logins_read(path: Path) -> dict[str, str]:
+    """username → password from the logins file (missing file: empty)."""
+    found: dict[str, str] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not line.startswith("#"):
+            found[parts[0]] = parts[1]
+    return found
+
+
+def logins_write(path: Path, passwords: dict[str, str]) -> None:
+    lines = [
+        "# bingxadmin demo logins (written by manage.py demo_seed; sandbox money only).",
+        "# username  password        role",
+    ]
+    for user in DEMO_USERS:
+        lines.append(f"{user.username:<10}{passwords[user.username]:<18}{user.role}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def seed_keys(seed: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    """uid → (api key, secret) of the first key of every account in the sandbox seed."""
+    return {
+        int(a["uid"]): (a["api_keys"][0]["api_key"], a["api_keys"][0]["secret"]) for a in seed["accounts"]
+    }
+
+
+def workflow_available() -> bool:
+    """The two-person workflow's services (transfers.services) are installed in this tree."""
+    return importlib.util.find_spec("transfers.services") is not None
+
+
+class Command(BaseCommand):
+    help = "Seed the demo desk once (users, sandbox key sets, grants, policy, balances, past transfers)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--sandbox-port", type=int, required=True, help="Port for the in-process sandbox."
+        )
+        parser.add_argument(
+            "--sandbox-state", required=True, help="Sandbox state file (the one the sandbox process uses)."
+        )
+        parser.add_argument("--sandbox-seed", default=str(DEFAULT_SEED), help="Sandbox seed JSON.")
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even though the database already has other users."
+        )
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.port = int(options["sandbox_port"])
+        self.state_path = Path(options["sandbox_state"]).resolve()
+        self.seed_path = Path(options["sandbox_seed"]).resolve()
+        self.seed = json.loads(self.seed_path.read_text(encoding="utf-8"))
+        self.keys = seed_keys(self.seed)
+        self.logins_path = Path(settings.VAR_DIR) / LOGINS_FILE
+        self._check_sandbox_url()
+        logging.getLogger("bingx").setLevel(logging.WARNING)  # one line per call is too much here
+
+        todo = self.steps_pending()
+        if not todo:
+            self.stdout.write("Demo data already seeded; nothing to do.")
+            self.print_logins(logins_read(self.logins_path))
+            return
+        demo_names = {u.username for u in DEMO_USERS}
+        has_demo = User.objects.filter(username__in=demo_names).exists()
+        if not has_demo and User.objects.exists() and not options["force"]:
+            raise CommandError(
+                "This database already has users of its own: demo_seed seeds only a demo database "
+                "(use --force to add the demo desk anyway)."
+            )
+        self.stdout.write(f"Seeding demo data: {', '.join(todo)}…")
+        # Notification mails of the seeded transfers stay in memory instead of flooding the console.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            passwords = self.users_ensure()
+            admin, admin2 = User.objects.get(username="admin"), User.objects.get(username="admin2")
+            key_sets = self.key_sets_ensure(admin=admin, admin2=admin2)
+            self.grants_ensure(admin=admin, key_sets=key_sets)
+            if workflow_available():
+                self.policy_ensure(admin=admin)
+            if "exchange reads" in todo or "past transfers" in todo:
+                self.with_sandbox(lambda: self.exchange_steps(key_sets=key_sets, todo=todo))
+        if not workflow_available():
+            self.stdout.write(
+                self.style.WARNING(
+                    "Policy rule and past transfers skipped: the transfer workflow (transfers.services) is "
+                    "not installed yet. Run demo_seed again once it is; it completes the missing steps."
+                )
+            )
+        self.stdout.write(self.style.SUCCESS("Demo data seeded."))
+        self.print_logins(passwords)
+
+    # -- what is left to do --------------------------------------------------------------------
+
+    def steps_pending(self) -> list[str]:
+        todo = []
+        if User.objects.filter(username__in=[u.username for u in DEMO_USERS]).count() < len(DEMO_USERS):
+            todo.append("users")
+        key_sets = list(ApiKeySet.objects.filter(label__in=[k.label for k in DEMO_KEY_SETS]))
+        if len(key_sets) < len(DEMO_KEY_SETS) or any(ks.status != KeySetStatus.ACTIVE for ks in key_sets):
+            todo.append("key sets")
+        if KeySetGrant.objects.filter(key_set__in=key_sets).count() < 4 * len(DEMO_KEY_SETS):
+            todo.append("grants")
+        if (
+            len(key_sets) < len(DEMO_KEY_SETS)
+            or any(ks.last_verified_at is None or ks.balances_synced_at is None for ks in key_sets)
+            or not SubAccount.objects.filter(main_key_set__label=DEMO_KEY_SETS[0].label).exists()
+        ):
+            todo.append("exchange reads")
+        if workflow_available():
+            from transfers.models import PolicyRule, TransferRequest
+
+            if not PolicyRule.objects.filter(name=LARGE_RULE_NAME).exists():
+                todo.append("policy")
+            if not TransferRequest.objects.filter(
+                key_set__label__in=[k.label for k in DEMO_KEY_SETS]
+            ).exists():
+                todo.append("past transfers")
+        return todo
+
+    # -- sandbox -------------------------------------------------------------------------------
+
+    def _check_sandbox_url(self) -> None:
+        url = urlsplit(settings.BINGX_SANDBOX_URL)
+        if url.hostname not in ("127.0.0.1", "localhost") or url.port != self.port:
+            raise CommandError(
+                f"BINGX_SANDBOX_URL is {settings.BINGX_SANDBOX_URL}, but the demo sandbox runs on "
+                f"http://127.0.0.1:{self.port}; set BINGX_SANDBOX_URL=http://127.0.0.1:{self.port}."
+            )
+
+    def with_sandbox(self, work: Callable[[], None]) -> None:
+        from bingx.sandbox import SandboxServer
+
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        server = SandboxServer(seed=self.seed_path, port=self.port, state_path=self.state_path)
+        try:
+            server.start()
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot start the sandbox on port {self.port} ({exc.strerror}). Is another sandbox running?"
+            ) from None
+        try:
+            work()
+        finally:
+            server.stop()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    @transaction.atomic
+    def users_ensure(self) -> dict[str, str]:
+        passwords = logins_read(self.logins_path)
+        for demo in DEMO_USERS:
+            user = User.objects.filter(username=demo.username).first()
+            if user is None:
+                password = passwords.get(demo.username) or _password()
+                user = User(
+                    username=demo.username,
+                    first_name=demo.first_name,
+                    email=f"{demo.username}@demo.example.com",
+                    is_superuser=demo.superuser,
+                    is_staff=demo.staff,
+                )
+                user.set_password(password)
+                user.save()
+                user.groups.set(Group.objects.filter(name__in=demo.groups))
+                passwords[demo.username] = password
+            elif demo.username not in passwords:
+                # The user exists but the file was lost: give a fresh password we can print.
+                passwords[demo.username] = _password()
+                user.set_password(passwords[demo.username])
+                user.save(update_fields=["password"])
+        missing_groups = {g for u in DEMO_USERS for g in u.groups} - set(
+            Group.objects.values_list("name", flat=True)
+        )
+        if missing_groups:
+            raise CommandError(
+                f"Role groups missing (run migrate first): {', '.join(sorted(missing_groups))}"
+            )
+        logins_write(self.logins_path, passwords)
+        return passwords
+
+    def key_sets_ensure(self, *, admin: User, admin2: User) -> dict[str, ApiKeySet]:
+        """admin creates each key set, admin2 activates it: the four-eyes rule, as in the UI."""
+        found: dict[str, ApiKeySet] = {}
+        main: ApiKeySet | None = None
+        for demo in DEMO_KEY_SETS:
+            key_set = ApiKeySet.objects.filter(label=demo.label).first()
+            if key_set is None:
+                api_key, secret = self.keys[demo.uid]
+                key_set = services.key_set_create(
+                    actor=admin,
+                    label=demo.label,
+                    api_key=api_key,
+                    secret=secret,
+                    environment=Environment.SANDBOX,
+                    base_url=settings.BINGX_SANDBOX_URL,
+                    account_kind=demo.kind,
+                    parent_id=main.pk if (demo.kind == AccountKind.SUB and main) else None,
+                )
+            if key_set.status == KeySetStatus.PENDING_ACTIVATION:
+                key_set = services.key_set_activate(actor=admin2, key_set_id=key_set.pk)
+            if demo.kind == AccountKind.MAIN:
+                main = key_set
+            found[demo.label] = key_set
+        return found
+
+    def grants_ensure(self, *, admin: User, key_sets: dict[str, ApiKeySet]) -> None:
+        people = {
+            u.username: u for u in User.objects.filter(username__in=["alice", "bob", "victor", "admin2"])
+        }
+        for key_set in key_sets.values():
+            for name in ("alice", "bob"):
+                services.grant_set(
+                    actor=admin,
+                    key_set_id=key_set.pk,
+                    user=people[name],
+                    can_view=True,
+                    can_request=True,
+                    can_approve=True,
+                )
+            services.grant_set(actor=admin, key_set_id=key_set.pk, user=people["victor"], can_view=True)
+            # A third approver, so the two-approval rule for large amounts can be met (alice + bob
+            # alone could not: the requester never counts).
+            services.grant_set(
+                actor=admin, key_set_id=key_set.pk, user=people["admin2"], can_view=True, can_approve=True
+            )
+
+    def policy_ensure(self, *, admin: User) -> None:
+        """Default (no rule matches): one approval besides the requester. 10 000 USDT or more: two."""
+        from transfers.models import PolicyRule
+        from transfers.services import policy_rule_save
+
+        if PolicyRule.objects.filter(name=LARGE_RULE_NAME).exists():
+            return
+        policy_rule_save(
+            actor=admin,
+            name=LARGE_RULE_NAME,
+            position=10,
+            asset="USDT",
+            min_amount=LARGE_AMOUNT,
+            required_approvals=2,
+        )
+
+    def exchange_steps(self, *, key_sets: dict[str, ApiKeySet], todo: list[str]) -> None:
+        admin = User.objects.get(username="admin")
+        main = key_sets[DEMO_KEY_SETS[0].label]
+        subs = [key_sets[k.label] for k in DEMO_KEY_SETS[1:]]
+        # The main key set first: its sub-account list lets the subs' verification check their UIDs.
+        for key_set in [main, *subs]:
+            if key_set.pk == main.pk:
+                self._verify(key_set=key_set, actor=admin)
+                services.sub_accounts_discover(key_set_id=main.pk, actor=admin)
+            else:
+                self._verify(key_set=key_set, actor=admin)
+        if "past transfers" in todo:
+            self.past_transfers(main=main, subs=subs)
+        for key_set in [main, *subs]:
+            services.balances_sync(key_set_id=key_set.pk, actor=admin)
+
+    def _verify(self, *, key_set: ApiKeySet, actor: User) -> None:
+        report = services.key_set_verify(key_set_id=key_set.pk, actor=actor)
+        if not report["ok"]:
+            raise CommandError(f"Verifying “{key_set.label}” against the sandbox failed: {report['error']}")
+
+    def past_transfers(self, *, main: ApiKeySet, subs: list[ApiKeySet]) -> None:
+        """A few transfers through the real services: one person requests, another approves (password
+        step-up), and the execution service sends it to the sandbox right here (Celery eager mode, so
+        no message is left for the worker). One is rejected and one is left waiting for alice."""
+        from bingxadmin.celery import app as celery_app
+        from transfers.execution import transfer_execute
+        from transfers.models import Status, TransferRequest
+        from transfers.services import (
+            transfer_request_approve,
+            transfer_request_create,
+            transfer_request_reject,
+        )
+
+        people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob"])}
+        passwords = logins_read(self.logins_path)
+        sub1, sub2 = subs
+        plans: list[tuple[str, str, ApiKeySet, str, str, str, dict[str, Any], str]] = [
+            # (requester, decider, key set, kind, asset, amount, fields, note)
+            (
+                "alice",
+                "bob",
+                main,
+                "wallet",
+                "USDT",
+                "1000",
+                {"from_wallet": "fund", "to_wallet": "spot"},
+                "Demo: float for spot",
+            ),
+            (
+                "alice",
+                "bob",
+                main,
+                "inner",
+                "USDT",
+                "250",
+                {
+                    "recipient_type": 1,
+                    "recipient_account": str(SUB1_UID),
+                    "calling_code": "",
+                    "wallet_type": 1,
+                },
+                "Demo: top up sub-account 1",
+            ),
+            (
+                "bob",
+                "alice",
+                sub1,
+                "sub_inner",
+                "USDT",
+                "20",
+                {
+                    "recipient_type": 1,
+                    "recipient_account": str(SUB2_UID),
+                    "calling_code": "",
+                    "wallet_type": 1,
+                },
+                "Demo: sub-account 1 pays sub-account 2",
+            ),
+            (
+                "bob",
+                "alice:reject",
+                main,
+                "wallet",
+                "BTC",
+                "0.05",
+                {"from_wallet": "fund", "to_wallet": "spot"},
+                "Demo: rejected example",
+            ),
+            (
+                "bob",
+                "",
+                sub2,
+                "wallet",
+                "USDT",
+                "50",
+                {"from_wallet": "fund", "to_wallet": "USDTMPerp"},
+                "Demo: waiting for alice's approval",
+            ),
+        ]
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            for requester, decider, key_set, kind, asset, amount, fields, note in plans:
+                # Resumable: a request left by an interrupted run is picked up where it stopped.
+                req = TransferRequest.objects.filter(key_set=key_set, note=note).first()
+                if req is None:
+                    req = transfer_request_create(
+                        requester=people[requester],
+                        key_set_id=key_set.pk,
+                        kind=kind,
+                        asset=asset,
+                        amount=amount,
+                        fields=fields,
+                        note=note,
+                    )
+                name, _, action = decider.partition(":")
+                if name and req.status == Status.PENDING:
+                    decide = transfer_request_reject if action == "reject" else transfer_request_approve
+                    comment = "Not needed this week." if action == "reject" else "OK"
+                    decide(
+                        request_id=req.pk, approver=people[name], password=passwords[name], comment=comment
+                    )
+                if name and not action:
+                    transfer_execute(request_id=req.pk)  # a no-op when the eager task already ran it
+                    req.refresh_from_db()
+                    if req.status != Status.SUCCEEDED:
+                        why = req.failure_message or "no message"
+                        raise CommandError(f"Demo transfer #{req.pk} ended {req.status}: {why}")
+        finally:
+            celery_app.conf.task_always_eager = eager
+        self._records_sync([main, *subs])
+
+    def _records_sync(self, key_sets: list[ApiKeySet]) -> None:
+        try:
+            from transfers.records_sync import records_sync
+        except ImportError:
+            return
+        for key_set in key_sets:
+            try:
+                records_sync(key_set_id=key_set.pk)
+            except Exception as exc:  # the demo works without synced records; say why they are missing
+                self.stdout.write(self.style.WARNING(f"Records of “{key_set.label}” not synced: {exc}"))
+
+    # -- output --------------------------------------------------------------------------------
+
+    def print_logins(self, passwords: dict[str, str]) -> None:
+        if not passwords:
+            self.stdout.write(f"(No demo logins recorded in {self.logins_path}.)")
+            return
+        self.stdout.write("")
+        self.stdout.write("  Demo logins (sandbox money only; also in " + str(self.logins_path) + "):")
+        for user in DEMO_USERS:
+            if user.username in passwords:
+                self.stdout.write(f"    {user.username:<8} {passwords[user.username]:<16} {user.role}")
+        self.stdout.write("")
