@@ -52,7 +52,7 @@ def database_url() -> str:
 
 def _reset_producer_pools() -> None:
     # The web side's connection pools were built for the old broker settings.
-    celery_app._pool = None
+    celery_app.__dict__["_pool"] = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
@@ -88,8 +88,10 @@ class Broker:
 
     def configure_web_side(self, url: str | None = None, options: dict[str, Any] | None = None) -> None:
         """Point this process's task publishing (what the web app does on approval) at a broker."""
-        celery_app.conf.broker_url = url or self.url
-        celery_app.conf.broker_transport_options = options if options is not None else self.options
+        celery_app.conf.update(
+            broker_url=url or self.url,
+            broker_transport_options=options if options is not None else self.options,
+        )
         _reset_producer_pools()
 
     def worker_env(self) -> dict[str, str]:
@@ -184,7 +186,7 @@ def broker(tmp_path: Path, transactional_db: None, thresholds: None) -> Iterator
     try:
         yield b
     finally:
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+        celery_app.conf.update(broker_url=saved[0], broker_transport_options=saved[1])
         _reset_producer_pools()
 
 
