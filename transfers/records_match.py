@@ -199,7 +199,12 @@ def records_match(*, key_set_id: int) -> dict[str, int]:
             TransferRequest.objects.filter(
                 key_set_id__in=family, status__in=MATCH_STATUSES, submitted_at__isnull=False
             )
-            .filter(Q(submitted_at__gte=now - LOOKBACK) | ~Exists(has_record))
+            # Recent requests, and older ones that should have moved money but have no record yet
+            # (failed ones without a record are the normal case and are not re-read forever).
+            .filter(
+                Q(submitted_at__gte=now - LOOKBACK)
+                | (Q(status__in=(Status.SUBMITTING, *SETTLED_STATUSES)) & ~Exists(has_record))
+            )
             .order_by("submitted_at", "pk")
         )
         if not requests:
