@@ -462,6 +462,8 @@ def _resolve(*, key_set_id: int, sources: Iterable[str] | None) -> tuple[ApiKeyS
     if isinstance(sources, str):
         sources = [sources]
     wanted = list(dict.fromkeys(sources)) if sources is not None else None
+    if wanted == []:
+        raise SyncRefused("No record source chosen; pass None for every source of the key set.")
     unknown = [s for s in wanted or [] if s not in RecordSource.values]
     if unknown:
         raise SyncRefused(
@@ -521,7 +523,15 @@ def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> Sy
                     _sync_scope(key_set_id=key_set.pk, plan=plan, end_ms=end_ms, report=source_report)
                 except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
                     source_report.errors.append(f"{plan.scope}: {_describe(exc=exc, key_set=key_set)}")
-                    if isinstance(exc, (bingx.AuthenticationError, bingx.PermissionDenied)):
+                    if isinstance(
+                        exc,
+                        (
+                            bingx.AuthenticationError,
+                            bingx.PermissionDenied,
+                            bingx.RateLimited,
+                            ratelimit.RateLimitUnavailable,
+                        ),
+                    ):
                         break  # every other scope of this endpoint would be refused the same way
     finally:
         client.close()

@@ -569,6 +569,8 @@ def test_bad_input_is_refused_and_changes_nothing(sandbox: SandboxServer, sub1_k
         records_sync(key_set_id=sub1_ks.pk, sources=["asset", "bogus"])
     with pytest.raises(SyncRefused, match="cannot be read with key set"):
         records_sync(key_set_id=sub1_ks.pk, sources=["inner"])
+    with pytest.raises(SyncRefused, match="No record source"):
+        records_sync(key_set_id=sub1_ks.pk, sources=[])
     with pytest.raises(SyncRefused, match="does not exist"):
         records_sync(key_set_id=999_999)
     ApiKeySet.objects.filter(pk=sub1_ks.pk).update(status=KeySetStatus.INACTIVE)
@@ -597,6 +599,19 @@ def test_a_failing_endpoint_is_reported_and_keeps_its_cursor(
 
     sandbox.clear_faults()
     assert records_sync(key_set_id=main_ks.pk, sources=["inner"]).sources["inner"].inserted == 3
+
+
+def test_a_rate_limited_endpoint_stops_asking_and_the_others_go_on(
+    sandbox: SandboxServer, main_ks: ApiKeySet
+) -> None:
+    sandbox.bulk_records(uid=MAIN_UID, kind="asset", count=2, from_account="fund", to_account="USDTMPerp")
+    sandbox.add_fault(ASSET_PATH, "error_code", count=1, code=100410, msg="rate limited")
+
+    report = records_sync(key_set_id=main_ks.pk, sources=["asset", "legacy_asset"])
+
+    assert any("Rate limited" in e for e in report.sources["asset"].errors)
+    assert len(sandbox.journal(path=ASSET_PATH)) == 1  # no hammering of a limited endpoint
+    assert report.sources["legacy_asset"].inserted == 2
 
 
 def test_pending_record_keeps_the_cursor_until_its_status_is_final(
