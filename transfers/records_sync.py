@@ -555,8 +555,8 @@ def _describe(*, exc: Exception, key_set: ApiKeySet) -> str:
 def records_sync_request(
     *, user: User, key_set_id: int | None = None, ip: str | None = None
 ) -> list[ApiKeySet]:
-    """ "Sync now" from the reconciliation page: enqueue a sync of the key set (or of every active key
-    set the user may view). Viewing is enough: a sync only reads. Returns the key sets enqueued."""
+    """Enqueue a sync of the key set, or of every active key set the user may view ("Sync now" on the
+    reconciliation page). Viewing is enough: a sync only reads. Returns the key sets enqueued."""
     visible = key_sets_for(user=user, capability=Capability.VIEW)
     if key_set_id is not None:
         key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
