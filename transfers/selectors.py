@@ -1,0 +1,359 @@
+"""Reads for the workflow pages, always scoped to the key sets the user may view."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.access import ADMIN_GROUP, Capability, key_sets_for, user_can
+from accounts.exchange import client_for, exchange_problem
+from accounts.models import ApiKeySet, AuditEvent, BalanceSnapshot, User
+from transfers.models import (
+    Approval,
+    Decision,
+    Status,
+    TransferKind,
+    TransferRequest,
+)
+from transfers.payload import (
+    FAMILY_ACCOUNT_TYPES,
+    FAMILY_MEMBER_TYPES,
+    RECIPIENT_TYPES,
+    WALLET_TYPE_TO_WALLET,
+    WALLET_TYPES,
+    payload_verify,
+)
+from transfers.policy import daily_usage, eligible_approvers, policy_version_current
+from transfers.services import KIND_NEEDS, key_set_usable_for
+
+AUDITOR_GROUPS = (ADMIN_GROUP, "viewer")
+
+
+def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
+    return TransferRequest.objects.filter(
+        key_set__in=key_sets_for(user=user, capability=Capability.VIEW)
+    ).select_related("key_set", "requested_by")
+
+
+def request_get_for(*, user: User, pk: int) -> TransferRequest:
+    """One request the user may view; TransferRequest.DoesNotExist otherwise (a guessed id looks absent)."""
+    return requests_visible_to(user=user).get(pk=pk)
+
+
+def key_sets_requestable(*, user: User, kind: str) -> QuerySet[ApiKeySet]:
+    """Active key sets the user may request on, with the BingX permission and account kind the kind needs."""
+    needs = KIND_NEEDS[kind]
+    candidates = key_sets_for(user=user, capability=Capability.REQUEST).filter(
+        status="active", account_kind__in=needs.account_kinds
+    )
+    ok = [ks.pk for ks in candidates if key_set_usable_for(key_set=ks, kind=kind) is None]
+    return ApiKeySet.objects.filter(pk__in=ok).order_by("label")
+
+
+def queue_for(
+    *,
+    user: User,
+    key_set_id: int | None = None,
+    kind: str = "",
+    asset: str = "",
+    include_decided: bool = False,
+) -> QuerySet[TransferRequest]:
+    """Pending requests this user may decide (never their own)."""
+    qs = (
+        TransferRequest.objects.filter(
+            status=Status.PENDING,
+            key_set__in=key_sets_for(user=user, capability=Capability.APPROVE),
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(requested_by=user)
+        .select_related("key_set", "requested_by")
+        .order_by("expires_at")
+    )
+    if not include_decided:
+        qs = qs.exclude(approvals__approver=user)
+    if key_set_id:
+        qs = qs.filter(key_set_id=key_set_id)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if asset:
+        qs = qs.filter(asset=asset.upper())
+    return qs
+
+
+@dataclass
+class HistoryFilters:
+    status: str = ""
+    kind: str = ""
+    key_set_id: int | None = None
+    asset: str = ""
+    requester: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def history_for(*, user: User, filters: HistoryFilters) -> QuerySet[TransferRequest]:
+    qs = requests_visible_to(user=user).order_by("-created_at")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.key_set_id:
+        qs = qs.filter(key_set_id=filters.key_set_id)
+    if filters.asset:
+        qs = qs.filter(asset=filters.asset.upper())
+    if filters.requester:
+        qs = qs.filter(requested_by__username__iexact=filters.requester)
+    if filters.date_from:
+        start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=dt.UTC)
+        qs = qs.filter(created_at__gte=start)
+    if filters.date_to:
+        end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        qs = qs.filter(created_at__lt=end)
+    return qs
+
+
+@dataclass
+class Dashboard:
+    waiting: list[TransferRequest]
+    mine: list[TransferRequest]
+    recent: list[TransferRequest]
+    attention: list[TransferRequest]
+
+
+def dashboard_for(*, user: User) -> Dashboard:
+    visible = requests_visible_to(user=user)
+    return Dashboard(
+        waiting=list(queue_for(user=user)[:20]),
+        mine=list(visible.filter(requested_by=user).order_by("-created_at")[:10]),
+        recent=list(
+            visible.filter(
+                status__in=[
+                    Status.SUCCEEDED,
+                    Status.FAILED,
+                    Status.APPROVED,
+                    Status.SUBMITTING,
+                    Status.UNKNOWN,
+                ]
+            ).order_by("-updated_at")[:10]
+        ),
+        attention=list(visible.filter(needs_attention=True).order_by("-updated_at")[:20]),
+    )
+
+
+# --- request detail ------------------------------------------------------------------------------
+
+
+def destination_text(req: TransferRequest) -> str:
+    p = req.payload
+    if req.kind == TransferKind.WALLET:
+        return f"own wallet {p.get('to_wallet')}"
+    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        kind = RECIPIENT_TYPES.get(int(p.get("recipient_type") or 0), "?")
+        calling = f"+{p['calling_code']} " if p.get("calling_code") else ""
+        return f"{kind} {calling}{p.get('recipient_account')}"
+    if req.kind == TransferKind.FAMILY:
+        member = FAMILY_MEMBER_TYPES.get(int(p.get("to_type") or 0), "?")
+        wallet = FAMILY_ACCOUNT_TYPES.get(int(p.get("to_account_type") or 0), "?")
+        return f"{member} {p.get('to_uid')} · {wallet}"
+    return "?"
+
+
+def source_text(req: TransferRequest) -> str:
+    p = req.payload
+    if req.kind == TransferKind.WALLET:
+        return f"own wallet {p.get('from_wallet')}"
+    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        return f"{WALLET_TYPES.get(int(p.get('wallet_type') or 0), '?')} wallet of {req.key_set.label}"
+    if req.kind == TransferKind.FAMILY:
+        member = FAMILY_MEMBER_TYPES.get(int(p.get("from_type") or 0), "?")
+        wallet = FAMILY_ACCOUNT_TYPES.get(int(p.get("from_account_type") or 0), "?")
+        return f"{member} {p.get('from_uid')} · {wallet}"
+    return "?"
+
+
+def _source_wallet(req: TransferRequest) -> tuple[ApiKeySet | None, str | None]:
+    p = req.payload
+    if req.kind == TransferKind.WALLET:
+        return req.key_set, str(p.get("from_wallet"))
+    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        return req.key_set, WALLET_TYPE_TO_WALLET.get(int(p.get("wallet_type") or 0))
+    if req.kind == TransferKind.FAMILY:
+        wallet = WALLET_TYPE_TO_WALLET.get(int(p.get("from_account_type") or 0))
+        uid = int(p.get("from_uid") or 0)
+        if req.key_set.uid and uid == int(req.key_set.uid):
+            return req.key_set, wallet
+        return ApiKeySet.objects.filter(uid=uid).first(), wallet
+    return None, None
+
+
+def source_balance(req: TransferRequest) -> BalanceSnapshot | None:
+    """The latest synced balance of the paying wallet and asset (None when never synced here)."""
+    key_set, wallet = _source_wallet(req)
+    if key_set is None or wallet is None:
+        return None
+    return (
+        BalanceSnapshot.objects.filter(key_set=key_set, wallet=wallet, asset=req.asset)
+        .order_by("-taken_at")
+        .first()
+    )
+
+
+def same_destination_recent(*, user: User, req: TransferRequest, limit: int = 10) -> list[TransferRequest]:
+    qs = requests_visible_to(user=user).filter(kind=req.kind).exclude(pk=req.pk)
+    p = req.payload
+    if req.kind == TransferKind.WALLET:
+        qs = qs.filter(key_set=req.key_set, payload__to_wallet=p.get("to_wallet"))
+    elif req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        qs = qs.filter(payload__recipient_account=p.get("recipient_account"))
+    elif req.kind == TransferKind.FAMILY:
+        qs = qs.filter(payload__to_uid=p.get("to_uid"), payload__to_account_type=p.get("to_account_type"))
+    return list(qs.order_by("-created_at")[:limit])
+
+
+def audit_trail(*, req: TransferRequest) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(object_type=req._meta.label_lower, object_id=str(req.pk)).order_by("seq")
+
+
+@dataclass
+class DecisionView:
+    """What the page offers this user: the buttons mirror the rules the service enforces."""
+
+    can_decide: bool
+    reason: str
+    can_cancel: bool
+
+
+def decision_view(*, user: User, req: TransferRequest) -> DecisionView:
+    can_cancel = req.status == Status.PENDING and req.requested_by_id == user.pk
+    if req.status != Status.PENDING:
+        return DecisionView(False, f"This request is {req.get_status_display().lower()}.", can_cancel)
+    if req.requested_by_id == user.pk:
+        return DecisionView(
+            False, "You requested this transfer, so someone else must approve it.", can_cancel
+        )
+    if not user_can(user=user, key_set=req.key_set, capability=Capability.APPROVE):
+        return DecisionView(False, "You do not have the approve grant on this key set.", can_cancel)
+    if req.approvals.filter(approver=user).exists():
+        return DecisionView(False, "You have already decided this request.", can_cancel)
+    if req.expires_at <= timezone.now():
+        return DecisionView(False, "This request has expired.", can_cancel)
+    return DecisionView(True, "", can_cancel)
+
+
+@dataclass
+class RequestDetail:
+    req: TransferRequest
+    hash_ok: bool
+    policy_current: bool
+    approvals: int
+    decisions: list[Approval]
+    balance: BalanceSnapshot | None
+    same_destination: list[TransferRequest]
+    trail: list[AuditEvent]
+    attempts: list[Any]
+    decision: DecisionView
+    eligible_count: int
+    source: str
+    destination: str
+    daily: Any = None
+    payload_items: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def progress_pct(self) -> int:
+        return min(100, int(100 * self.approvals / max(1, self.req.required_approvals)))
+
+
+def request_detail(*, user: User, pk: int) -> RequestDetail:
+    req = request_get_for(user=user, pk=pk)
+    decisions = list(req.approvals.select_related("approver").order_by("created_at"))
+    return RequestDetail(
+        req=req,
+        hash_ok=payload_verify(request=req),
+        policy_current=policy_version_current() == req.policy_version,
+        approvals=sum(1 for d in decisions if d.decision == Decision.APPROVE),
+        decisions=decisions,
+        balance=source_balance(req),
+        same_destination=same_destination_recent(user=user, req=req),
+        trail=list(audit_trail(req=req)),
+        attempts=list(req.attempts.all()),
+        decision=decision_view(user=user, req=req),
+        eligible_count=eligible_approvers(key_set=req.key_set, requester=req.requested_by).count(),
+        source=source_text(req),
+        destination=destination_text(req),
+        daily=daily_usage(key_set=req.key_set, asset=req.asset),
+        payload_items=sorted(req.payload.items()),
+    )
+
+
+# --- transferable amount (live read from BingX) ---------------------------------------------------
+
+
+@dataclass
+class Transferable:
+    rows: list[tuple[str, Decimal]] = field(default_factory=list)
+    what: str = ""
+    problem: str = ""
+
+
+def transferable_for(*, user: User, key_set_id: int, kind: str, params: dict[str, str]) -> Transferable:
+    """What BingX says can be moved for the form's current choices. Exchange errors become a message."""
+    key_set = key_sets_for(user=user, capability=Capability.REQUEST).filter(pk=key_set_id).first()
+    if key_set is None:
+        return Transferable(problem="Choose a key set you may request on.")
+    asset = (params.get("asset") or "").strip().upper()
+    try:
+        client = client_for(key_set=key_set)
+        with client:
+            if kind == TransferKind.WALLET:
+                src, dst = params.get("from_wallet") or "", params.get("to_wallet") or ""
+                if not src or not dst or src == dst:
+                    return Transferable(problem="Choose two different wallets to see what can be moved.")
+                coins = client.transferable_coins(src, dst)
+                rows = [(c.asset, c.amount) for c in coins]
+                what = f"Transferable from {src} to {dst}"
+            elif kind == TransferKind.FAMILY:
+                need = ("from_uid", "from_account_type", "to_uid", "to_account_type")
+                if not all((params.get(n) or "").strip().isdigit() for n in need):
+                    return Transferable(problem="Enter both UIDs and wallets to see what can be moved.")
+                family = client.sub_account_transferable_coins(
+                    int(params["from_uid"]),
+                    int(params["from_account_type"]),
+                    int(params["to_uid"]),
+                    int(params["to_account_type"]),
+                )
+                rows = [(c.asset, c.available_amount) for c in family]
+                what = f"Transferable from {params['from_uid']} to {params['to_uid']}"
+            else:
+                balances = client.fund_balances(asset or None)
+                rows = [(b.asset, b.free) for b in balances]
+                what = f"Funding wallet balance of {key_set.label}"
+    except Exception as exc:
+        return Transferable(problem=exchange_problem(exc=exc, key_set=key_set).message)
+    if asset:
+        rows = [r for r in rows if r[0].upper() == asset]
+    return Transferable(rows=rows, what=what)
+
+
+# --- audit log -----------------------------------------------------------------------------------
+
+
+def can_read_audit_log(*, user: User) -> bool:
+    return bool(
+        user.is_active and (user.is_superuser or user.groups.filter(name__in=AUDITOR_GROUPS).exists())
+    )
+
+
+def audit_events(*, verb: str = "", actor: str = "", object_text: str = "") -> QuerySet[AuditEvent]:
+    qs = AuditEvent.objects.order_by("-seq")
+    if verb:
+        qs = qs.filter(verb__startswith=verb)
+    if actor:
+        qs = qs.filter(actor_label__iexact=actor)
+    if object_text:
+        qs = qs.filter(Q(object_repr__icontains=object_text) | Q(object_id=object_text))
+    return qs

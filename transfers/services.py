@@ -1,0 +1,748 @@
+"""Writes of the two-person workflow: each is one transaction, locks what it changes, writes one audit event.
+
+Requests: `transfer_request_create`, `transfer_request_approve`, `transfer_request_reject`,
+`transfer_request_cancel`, `transfer_requests_expire`. Policy: `policy_rule_save`,
+`policy_rule_delete`, `daily_limit_save`, `daily_limit_delete` (each bumps the policy version and
+makes pending requests stale). The address book lives in transfers.recipients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.access import Capability, ensure_admin, user_can
+from accounts.audit import audit_record
+from accounts.models import AccountKind, ApiKeySet, KeySetStatus, User
+from transfers import notifications
+from transfers.models import (
+    Approval,
+    DailyLimit,
+    Decision,
+    PolicyRule,
+    Status,
+    TransferKind,
+    TransferRequest,
+)
+from transfers.payload import (
+    FAMILY_ACCOUNT_TYPES,
+    FAMILY_MEMBER_TYPES,
+    WALLET_TYPES,
+    WALLETS,
+    PayloadError,
+    amount_clean,
+    asset_clean,
+    new_client_id,
+    payload_build,
+    payload_sha256,
+    payload_verify,
+)
+from transfers.policy import (
+    daily_limit_for,
+    daily_used,
+    eligible_approvers,
+    policy_state_lock,
+    policy_version_current,
+    quorum_for,
+)
+from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
+
+
+class TransferRefused(Exception):
+    """A workflow action was refused; the message is for people and safe to show."""
+
+
+class RequestRefused(TransferRefused):
+    """A new request was refused at submission; nothing was stored."""
+
+
+class DecisionRefused(TransferRefused):
+    """An approve, reject or cancel was refused. `code` says why, for views and tests."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PolicyRefused(TransferRefused):
+    """A policy change was refused; nothing changed."""
+
+
+@dataclass(frozen=True)
+class KindNeeds:
+    permission: int
+    permission_name: str
+    account_kinds: tuple[str, ...]
+
+
+# BingX API-key permission codes a kind needs, and which key sets can pay with it.
+KIND_NEEDS: dict[str, KindNeeds] = {
+    TransferKind.WALLET: KindNeeds(4, "Universal transfer", (AccountKind.MAIN, AccountKind.SUB)),
+    TransferKind.INNER: KindNeeds(5, "Internal transfer (withdraw)", (AccountKind.MAIN,)),
+    TransferKind.SUB_INNER: KindNeeds(7, "Sub-account internal transfer", (AccountKind.SUB,)),
+    TransferKind.FAMILY: KindNeeds(4, "Universal transfer", (AccountKind.MAIN,)),
+}
+
+
+def key_set_usable_for(*, key_set: ApiKeySet, kind: str) -> str | None:
+    """Why the key set cannot pay a transfer of this kind, or None when it can."""
+    needs = KIND_NEEDS[kind]
+    if key_set.status != KeySetStatus.ACTIVE:
+        return f"Key set “{key_set.label}” is not active."
+    if key_set.account_kind not in needs.account_kinds:
+        kinds = " or ".join(AccountKind(k).label.lower() for k in needs.account_kinds)
+        return f"A {TransferKind(kind).label.lower()} transfer needs a {kinds} key set."
+    perms = {int(p) for p in (key_set.permissions or []) if str(p).isdigit()}
+    if needs.permission not in perms:
+        return (
+            f"Key set “{key_set.label}” lacks BingX permission {needs.permission} "
+            f"({needs.permission_name}), which this kind of transfer needs."
+        )
+    return None
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _state(req: TransferRequest) -> dict[str, Any]:
+    return {
+        "status": req.status,
+        "approvals": req.approvals.filter(decision=Decision.APPROVE).count(),
+        "required_approvals": req.required_approvals,
+    }
+
+
+def requests_mark_stale(
+    *, requests: QuerySet[TransferRequest], actor: User | None, reason: str, ip: str | None = None
+) -> int:
+    """Mark pending requests STALE (one audit event each). Call inside the caller's transaction."""
+    count = 0
+    for req in requests.select_for_update().filter(status=Status.PENDING):
+        before = {"status": req.status}
+        req.status = Status.STALE
+        req.attention_reason = reason
+        req.save(update_fields=["status", "attention_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="transfer.stale",
+            obj=req,
+            before=before,
+            after={"status": req.status, "reason": reason},
+            ip=ip,
+        )
+        count += 1
+    return count
+
+
+def _fields_clean(*, kind: str, key_set: ApiKeySet, fields: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Check and normalise the kind-specific fields. Returns (fields, address-book entry or None)."""
+    allowed_entry = None
+    if kind == TransferKind.WALLET:
+        src, dst = str(fields.get("from_wallet") or ""), str(fields.get("to_wallet") or "")
+        if src not in WALLETS or dst not in WALLETS:
+            raise RequestRefused("Choose both wallets.")
+        if src == dst:
+            raise RequestRefused("Source and destination wallets must differ.")
+        return {"from_wallet": src, "to_wallet": dst}, None
+    if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        try:
+            wallet_type = int(fields.get("wallet_type") or 0)
+        except (TypeError, ValueError):
+            wallet_type = 0
+        if wallet_type not in WALLET_TYPES:
+            raise RequestRefused("Choose the wallet the amount is paid from.")
+        try:
+            clean = recipient_clean(
+                recipient_type=fields.get("recipient_type") or 0,
+                account=str(fields.get("recipient_account") or ""),
+                calling_code=str(fields.get("calling_code") or ""),
+            )
+            check = recipient_check(key_set=key_set, recipient=clean)
+        except RecipientRefused as exc:
+            raise RequestRefused(str(exc)) from None
+        if kind == TransferKind.SUB_INNER and check.own_label is None and check.allowed is None:
+            raise RequestRefused("A sub-account can pay only its own family or an address-book entry.")
+        allowed_entry = check.allowed
+        return {
+            "recipient_type": clean.recipient_type,
+            "recipient_account": clean.account,
+            "calling_code": clean.calling_code,
+            "wallet_type": wallet_type,
+        }, allowed_entry
+    if kind == TransferKind.FAMILY:
+        try:
+            out = {
+                name: int(fields.get(name) or 0)
+                for name in (
+                    "from_uid",
+                    "from_type",
+                    "from_account_type",
+                    "to_uid",
+                    "to_type",
+                    "to_account_type",
+                )
+            }
+        except (TypeError, ValueError):
+            raise RequestRefused("UIDs and account types are whole numbers.") from None
+        remark = str(fields.get("remark") or "").strip()
+        if len(remark) > 100:
+            raise RequestRefused("Keep the remark under 100 characters.")
+        for side in ("from", "to"):
+            if out[f"{side}_type"] not in FAMILY_MEMBER_TYPES:
+                raise RequestRefused(
+                    f"Choose whether the {side} account is the main account or a sub-account."
+                )
+            if out[f"{side}_account_type"] not in FAMILY_ACCOUNT_TYPES:
+                raise RequestRefused(f"Choose the {side} wallet.")
+            uid = out[f"{side}_uid"]
+            if uid <= 0:
+                raise RequestRefused(f"Enter the {side} UID.")
+            is_main = key_set.uid is not None and uid == int(key_set.uid)
+            if out[f"{side}_type"] == 1 and not is_main:
+                raise RequestRefused(
+                    f"The {side} UID is not this key set's main account ({key_set.uid or 'unknown'})."
+                )
+            if out[f"{side}_type"] == 2 and uid not in family_uids(key_set=key_set):
+                raise RequestRefused(
+                    f"The {side} UID {uid} is not a known sub-account of this main account "
+                    "(discover sub-accounts on the key set page first)."
+                )
+            if out[f"{side}_type"] == 2 and is_main:
+                raise RequestRefused(f"The {side} UID is the main account, not a sub-account.")
+        if (out["from_uid"], out["from_account_type"]) == (out["to_uid"], out["to_account_type"]):
+            raise RequestRefused("Source and destination must differ.")
+        return {**out, "remark": remark}, None
+    raise RequestRefused("Unknown transfer kind.")
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transfer_request_create(
+    *,
+    requester: User,
+    key_set_id: int,
+    kind: str,
+    asset: str,
+    amount: Decimal | str,
+    fields: dict[str, Any],
+    note: str = "",
+    ip: str | None = None,
+) -> TransferRequest:
+    """Submit a request: validate everything, fix the quorum, store the canonical payload and its hash."""
+    # Lock the key set: serialises submissions per key set, so the daily limit cannot be raced past.
+    key_set = ApiKeySet.objects.select_for_update().filter(pk=key_set_id).first()
+    if key_set is None or not user_can(user=requester, key_set=key_set, capability=Capability.VIEW):
+        raise RequestRefused("No such key set.")
+    if not user_can(user=requester, key_set=key_set, capability=Capability.REQUEST):
+        raise RequestRefused(f"You do not have the request grant on key set “{key_set.label}”.")
+    if kind not in KIND_NEEDS:
+        raise RequestRefused("Unknown transfer kind.")
+    unusable = key_set_usable_for(key_set=key_set, kind=kind)
+    if unusable:
+        raise RequestRefused(unusable)
+    try:
+        clean_asset = asset_clean(asset)
+        clean_amount = amount_clean(amount)
+    except PayloadError as exc:
+        raise RequestRefused(str(exc)) from None
+    kind_fields, entry = _fields_clean(kind=kind, key_set=key_set, fields=fields)
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise RequestRefused("Keep the note under 300 characters.")
+
+    quorum = quorum_for(key_set=key_set, kind=kind, asset=clean_asset, amount=clean_amount)
+    eligible = eligible_approvers(key_set=key_set, requester=requester).count()
+    if eligible < quorum.required:
+        raise RequestRefused(
+            f"This transfer needs {quorum.required} approval(s) ({quorum.source}), but only {eligible} "
+            f"person(s) other than you may approve on key set “{key_set.label}”. Ask an administrator "
+            "to grant the approve right to more people."
+        )
+    limit = daily_limit_for(key_set=key_set, asset=clean_asset)
+    if limit is not None:
+        used = daily_used(key_set=key_set, asset=clean_asset)
+        if used + clean_amount > limit.limit:
+            left = max(Decimal(0), limit.limit - used)
+            raise RequestRefused(
+                f"This would exceed the 24-hour limit of {limit.limit.normalize():f} {clean_asset} "
+                f"on key set “{key_set.label}”: {used.normalize():f} already requested, "
+                f"{left.normalize():f} left."
+            )
+
+    version = policy_version_current()
+    client_id = new_client_id()
+    try:
+        payload = payload_build(
+            kind=kind,
+            key_set=key_set,
+            asset=clean_asset,
+            amount=clean_amount,
+            client_id=client_id,
+            policy_version=version,
+            **kind_fields,
+        )
+    except PayloadError as exc:
+        raise RequestRefused(str(exc)) from None
+    now = timezone.now()
+    req = TransferRequest.objects.create(
+        client_id=client_id,
+        key_set=key_set,
+        kind=kind,
+        payload=payload,
+        payload_sha256=payload_sha256(payload),
+        asset=clean_asset,
+        amount=clean_amount,
+        recipient=entry,
+        note=note,
+        status=Status.PENDING,
+        required_approvals=quorum.required,
+        policy_version=version,
+        policy_rule=quorum.rule,
+        requested_by=requester,
+        expires_at=now + timedelta(hours=settings.TRANSFER_REQUEST_TTL_HOURS),
+    )
+    audit_record(
+        actor=requester,
+        verb="transfer.request",
+        obj=req,
+        after={
+            "status": req.status,
+            "payload": payload,
+            "payload_sha256": req.payload_sha256,
+            "required_approvals": req.required_approvals,
+            "policy_rule": quorum.rule.pk if quorum.rule else None,
+        },
+        ip=ip,
+    )
+    pk = req.pk
+    transaction.on_commit(lambda: notifications.notify_approvers_waiting(request_id=pk))
+    return req
+
+
+def _decision_refusal(*, req: TransferRequest, user: User, password: str | None) -> None:
+    """Raise DecisionRefused for anything that makes this user's decision impossible (nothing changes)."""
+    if not user.is_active or not user_can(user=user, key_set=req.key_set, capability=Capability.APPROVE):
+        raise DecisionRefused(
+            f"You do not have the approve grant on key set “{req.key_set.label}”.", code="no_grant"
+        )
+    if req.requested_by_id == user.pk:
+        raise DecisionRefused(
+            "You cannot approve or reject your own request; someone else must.", code="own_request"
+        )
+    if not password or not user.check_password(password):
+        raise DecisionRefused("Confirm the decision with your password (it did not match).", code="password")
+    if req.approvals.filter(approver=user).exists():
+        raise DecisionRefused("You have already decided this request.", code="already_decided")
+    if req.status != Status.PENDING:
+        raise DecisionRefused(
+            f"This request is no longer waiting for approval (it is {req.get_status_display().lower()}).",
+            code="not_pending",
+        )
+
+
+def _lapse_reason(*, req: TransferRequest, now: datetime) -> tuple[str, str, str] | None:
+    """(new status, verb, message) when a pending request can no longer be decided, else None."""
+    if req.expires_at <= now:
+        return Status.EXPIRED, "transfer.expire", "This request has expired; submit a new one."
+    if req.key_set.status != KeySetStatus.ACTIVE:
+        return (
+            Status.STALE,
+            "transfer.stale",
+            f"Key set “{req.key_set.label}” is no longer active; this request is now stale.",
+        )
+    if policy_version_current() != req.policy_version:
+        return (
+            Status.STALE,
+            "transfer.stale",
+            "The approval policy changed after this request was submitted; it is now stale. "
+            "Submit a new one.",
+        )
+    if not payload_verify(request=req):
+        return (
+            Status.STALE,
+            "transfer.tampered",
+            "The stored payload no longer matches its SHA-256; this request cannot be approved.",
+        )
+    return None
+
+
+def _lapse(
+    *, req: TransferRequest, status: str, verb: str, message: str, actor: User, ip: str | None
+) -> None:
+    before = {"status": req.status}
+    req.status = status
+    req.attention_reason = message
+    if verb == "transfer.tampered":
+        req.needs_attention = True
+    req.save(update_fields=["status", "attention_reason", "needs_attention", "updated_at"])
+    audit_record(
+        actor=actor, verb=verb, obj=req, before=before, after={"status": status, "reason": message}, ip=ip
+    )
+
+
+def _decide(
+    *,
+    request_id: int,
+    user: User,
+    decision: str,
+    password: str | None,
+    comment: str,
+    ip: str | None,
+    user_agent: str,
+) -> TransferRequest:
+    comment = (comment or "").strip()[:500]
+    lapsed: str | None = None
+    with transaction.atomic():
+        req = (
+            TransferRequest.objects.select_for_update()
+            .select_related("key_set")
+            .filter(pk=request_id)
+            .first()
+        )
+        if req is None:
+            raise DecisionRefused("No such request.", code="not_found")
+        _decision_refusal(req=req, user=user, password=password)
+        lapse = _lapse_reason(req=req, now=timezone.now())
+        if lapse is not None:
+            status, verb, lapsed = lapse
+            _lapse(req=req, status=status, verb=verb, message=lapsed, actor=user, ip=ip)
+        else:
+            before = _state(req)
+            try:
+                with transaction.atomic():
+                    Approval.objects.create(
+                        request=req,
+                        approver=user,
+                        decision=decision,
+                        payload_sha256=req.payload_sha256,
+                        comment=comment,
+                        ip=ip,
+                        user_agent=(user_agent or "")[:300],
+                    )
+            except IntegrityError:  # the unique constraint backs the check above
+                raise DecisionRefused(
+                    "You have already decided this request.", code="already_decided"
+                ) from None
+            if decision == Decision.REJECT:
+                req.status = Status.REJECTED
+                req.decided_at = timezone.now()
+                req.save(update_fields=["status", "decided_at", "updated_at"])
+            else:
+                approvals = (
+                    req.approvals.filter(decision=Decision.APPROVE, payload_sha256=req.payload_sha256)
+                    .exclude(approver_id=req.requested_by_id)
+                    .count()
+                )
+                if approvals >= req.required_approvals:
+                    req.status = Status.APPROVED
+                    req.decided_at = timezone.now()
+                    req.save(update_fields=["status", "decided_at", "updated_at"])
+            after = {**_state(req), "comment": comment, "payload_sha256": req.payload_sha256}
+            audit_record(actor=user, verb=f"transfer.{decision}", obj=req, before=before, after=after, ip=ip)
+            pk = req.pk
+            if req.status == Status.APPROVED:
+                from transfers.tasks import transfer_execute_task
+
+                transaction.on_commit(lambda: transfer_execute_task.delay(pk))
+            if req.status in (Status.APPROVED, Status.REJECTED):
+                transaction.on_commit(lambda: notifications.notify_requester_decided(request_id=pk))
+    if lapsed is not None:
+        code = "expired" if req.status == Status.EXPIRED else "stale"
+        raise DecisionRefused(lapsed, code=code)
+    return req
+
+
+def transfer_request_approve(
+    *,
+    request_id: int,
+    approver: User,
+    password: str | None,
+    comment: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> TransferRequest:
+    """Approve with a password step-up. Quorum reached → APPROVED and execution is enqueued on commit.
+
+    Refusals raise DecisionRefused; a request found expired, stale or tampered is marked so (committed)
+    before the refusal is raised.
+    """
+    return _decide(
+        request_id=request_id,
+        user=approver,
+        decision=Decision.APPROVE,
+        password=password,
+        comment=comment,
+        ip=ip,
+        user_agent=user_agent,
+    )
+
+
+def transfer_request_reject(
+    *,
+    request_id: int,
+    approver: User,
+    password: str | None,
+    comment: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> TransferRequest:
+    """Reject with a password step-up: one eligible approver's reject ends the request."""
+    return _decide(
+        request_id=request_id,
+        user=approver,
+        decision=Decision.REJECT,
+        password=password,
+        comment=comment,
+        ip=ip,
+        user_agent=user_agent,
+    )
+
+
+@transaction.atomic
+def transfer_request_cancel(*, request_id: int, actor: User, ip: str | None = None) -> TransferRequest:
+    """The requester withdraws their own request while it is still pending."""
+    req = TransferRequest.objects.select_for_update().filter(pk=request_id).first()
+    if req is None:
+        raise DecisionRefused("No such request.", code="not_found")
+    if req.requested_by_id != actor.pk:
+        raise DecisionRefused("Only the person who requested a transfer can cancel it.", code="not_requester")
+    if req.status != Status.PENDING:
+        raise DecisionRefused(
+            f"Only a pending request can be cancelled (this one is {req.get_status_display().lower()}).",
+            code="not_pending",
+        )
+    before = _state(req)
+    req.status = Status.CANCELLED
+    req.decided_at = timezone.now()
+    req.save(update_fields=["status", "decided_at", "updated_at"])
+    audit_record(actor=actor, verb="transfer.cancel", obj=req, before=before, after=_state(req), ip=ip)
+    return req
+
+
+def transfer_requests_expire(*, now: datetime | None = None) -> int:
+    """Mark pending requests past their expiry EXPIRED, each in its own transaction with its own event."""
+    now = now or timezone.now()
+    count = 0
+    ids = list(
+        TransferRequest.objects.filter(status=Status.PENDING, expires_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in ids:
+        with transaction.atomic():
+            req = TransferRequest.objects.select_for_update().filter(pk=pk, status=Status.PENDING).first()
+            if req is None or req.expires_at > now:
+                continue  # decided meanwhile
+            before = {"status": req.status}
+            req.status = Status.EXPIRED
+            req.save(update_fields=["status", "updated_at"])
+            audit_record(
+                actor=None,
+                verb="transfer.expire",
+                obj=req,
+                before=before,
+                after={"status": req.status, "expired_at": req.expires_at.isoformat()},
+            )
+            count += 1
+    return count
+
+
+# --- policy --------------------------------------------------------------------------------------
+
+
+def _policy_changed(*, actor: User, reason: str, ip: str | None) -> tuple[int, int]:
+    """Bump the policy version and make every pending request stale. Returns (new version, staled)."""
+    state = policy_state_lock()
+    state.version += 1
+    state.save(update_fields=["version", "changed_at"])
+    staled = requests_mark_stale(
+        requests=TransferRequest.objects.filter(status=Status.PENDING), actor=actor, reason=reason, ip=ip
+    )
+    return state.version, staled
+
+
+def _rule_state(rule: PolicyRule) -> dict[str, Any]:
+    return {
+        "position": rule.position,
+        "name": rule.name,
+        "key_set": rule.key_set_id,
+        "kind": rule.kind,
+        "asset": rule.asset,
+        "min_amount": None if rule.min_amount is None else format(rule.min_amount.normalize(), "f"),
+        "required_approvals": rule.required_approvals,
+        "is_active": rule.is_active,
+    }
+
+
+@dataclass
+class PolicyChange:
+    version: int
+    stale_requests: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def policy_rule_save(
+    *,
+    actor: User,
+    name: str,
+    required_approvals: int,
+    rule_id: int | None = None,
+    position: int = 100,
+    key_set_id: int | None = None,
+    kind: str = "",
+    asset: str = "",
+    min_amount: Decimal | None = None,
+    is_active: bool = True,
+    ip: str | None = None,
+) -> tuple[PolicyRule, PolicyChange]:
+    """Create or change a rule. Refuses a quorum that its key set's approvers could never reach."""
+    ensure_admin(user=actor)
+    name = (name or "").strip()
+    if not name:
+        raise PolicyRefused("Give the rule a name.")
+    if int(required_approvals) < 1:
+        raise PolicyRefused("A rule needs at least one approval besides the requester.")
+    if kind and kind not in TransferKind.values:
+        raise PolicyRefused("Unknown transfer kind.")
+    if min_amount is not None and min_amount < 0:
+        raise PolicyRefused("The threshold cannot be negative.")
+    try:
+        asset = asset_clean(asset) if asset else ""
+    except PayloadError as exc:
+        raise PolicyRefused(str(exc)) from None
+    key_set = ApiKeySet.objects.filter(pk=key_set_id).first() if key_set_id else None
+    if key_set_id and key_set is None:
+        raise PolicyRefused("No such key set.")
+    warnings: list[str] = []
+    if key_set is not None:
+        approvers = eligible_approvers(key_set=key_set).count()
+        if approvers < int(required_approvals):
+            raise PolicyRefused(
+                f"Only {approvers} person(s) may approve on key set “{key_set.label}”; a rule needing "
+                f"{required_approvals} approval(s) could never be met."
+            )
+        if approvers == int(required_approvals):
+            warnings.append(
+                "Exactly as many approvers as the rule needs: an approver who requests a transfer "
+                "can never reach the quorum."
+            )
+    if rule_id is None:
+        rule = PolicyRule()
+        before: dict[str, Any] = {}
+    else:
+        found = PolicyRule.objects.select_for_update().filter(pk=rule_id).first()
+        if found is None:
+            raise PolicyRefused("No such rule.")
+        rule = found
+        before = _rule_state(rule)
+    rule.name = name
+    rule.position = int(position)
+    rule.key_set = key_set
+    rule.kind = kind or ""
+    rule.asset = asset
+    rule.min_amount = min_amount
+    rule.required_approvals = int(required_approvals)
+    rule.is_active = bool(is_active)
+    rule.save()
+    version, staled = _policy_changed(actor=actor, reason=f"policy rule “{rule.name}” changed", ip=ip)
+    audit_record(
+        actor=actor,
+        verb="policy.rule_save",
+        obj=rule,
+        before=before,
+        after={**_rule_state(rule), "policy_version": version, "stale_requests": staled},
+        ip=ip,
+    )
+    return rule, PolicyChange(version=version, stale_requests=staled, warnings=warnings)
+
+
+@transaction.atomic
+def policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> PolicyChange:
+    ensure_admin(user=actor)
+    rule = PolicyRule.objects.select_for_update().filter(pk=rule_id).first()
+    if rule is None:
+        raise PolicyRefused("No such rule.")
+    before = _rule_state(rule)
+    version, staled = _policy_changed(actor=actor, reason=f"policy rule “{rule.name}” deleted", ip=ip)
+    audit_record(
+        actor=actor,
+        verb="policy.rule_delete",
+        obj=rule,
+        before=before,
+        after={"deleted": True, "policy_version": version, "stale_requests": staled},
+        ip=ip,
+    )
+    rule.delete()
+    return PolicyChange(version=version, stale_requests=staled)
+
+
+@transaction.atomic
+def daily_limit_save(
+    *, actor: User, key_set_id: int, asset: str, limit: Decimal, ip: str | None = None
+) -> tuple[DailyLimit, PolicyChange]:
+    ensure_admin(user=actor)
+    key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
+    if key_set is None:
+        raise PolicyRefused("No such key set.")
+    try:
+        asset = asset_clean(asset)
+    except PayloadError as exc:
+        raise PolicyRefused(str(exc)) from None
+    if limit is None or limit <= 0:
+        raise PolicyRefused("The limit must be greater than zero (delete the limit to remove it).")
+    obj = DailyLimit.objects.select_for_update().filter(key_set=key_set, asset=asset).first()
+    before = {} if obj is None else {"limit": format(obj.limit.normalize(), "f")}
+    if obj is None:
+        obj = DailyLimit(key_set=key_set, asset=asset, limit=limit)
+    obj.limit = limit
+    obj.save()
+    version, staled = _policy_changed(
+        actor=actor, reason=f"daily limit for {asset} on {key_set.label} changed", ip=ip
+    )
+    audit_record(
+        actor=actor,
+        verb="policy.limit_save",
+        obj=obj,
+        before=before,
+        after={
+            "key_set": key_set.pk,
+            "asset": asset,
+            "limit": format(limit.normalize(), "f"),
+            "policy_version": version,
+            "stale_requests": staled,
+        },
+        ip=ip,
+    )
+    return obj, PolicyChange(version=version, stale_requests=staled)
+
+
+@transaction.atomic
+def daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) -> PolicyChange:
+    ensure_admin(user=actor)
+    obj = DailyLimit.objects.select_for_update().select_related("key_set").filter(pk=limit_id).first()
+    if obj is None:
+        raise PolicyRefused("No such limit.")
+    before = {"key_set": obj.key_set_id, "asset": obj.asset, "limit": format(obj.limit.normalize(), "f")}
+    version, staled = _policy_changed(
+        actor=actor, reason=f"daily limit for {obj.asset} on {obj.key_set.label} removed", ip=ip
+    )
+    audit_record(
+        actor=actor,
+        verb="policy.limit_delete",
+        obj=obj,
+        before=before,
+        after={"deleted": True, "policy_version": version, "stale_requests": staled},
+        ip=ip,
+    )
+    obj.delete()
+    return PolicyChange(version=version, stale_requests=staled)
