@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLResolver, include, path, reverse
+from django.urls import URLPattern, URLResolver, include, path, reverse
 
 import bingxadmin.urls as root_urls
-import transfers.urls as transfer_urls
 from accounts.models import ApiKeySet, AuditEvent, User
 from bingx.sandbox import SandboxServer
 from bingxadmin.celery import app as celery_app
@@ -30,10 +29,15 @@ from transfers.models import Status, TransferKind, TransferRecord
 from transfers.records_sync import records_sync
 
 # The page's routes inside the `transfers` namespace, as transfers/urls.py includes them; built here
-# so these tests do not depend on that include having landed.
-urlpatterns = [
-    p for p in root_urls.urlpatterns if not (isinstance(p, URLResolver) and p.namespace == "transfers")
-] + [path("", include((urls_reconciliation.urlpatterns + transfer_urls.urlpatterns, "transfers")))]
+# so these tests prove this page alone, whatever state the rest of transfers' urlconf is in.
+urlpatterns: list[URLPattern | URLResolver] = [
+    *(
+        p
+        for p in root_urls.urlpatterns
+        if isinstance(p, URLPattern) or (isinstance(p, URLResolver) and p.namespace != "transfers")
+    ),
+    path("", include((urls_reconciliation.urlpatterns, "transfers"))),
+]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
