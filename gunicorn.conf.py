@@ -27,6 +27,12 @@ errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 # Trust X-Forwarded-* only from the reverse proxy (DJANGO_BEHIND_PROXY=true needs this to be it).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicornc's control socket: one per var dir (the default, ~/.gunicorn/gunicorn.ctl, would be shared
+# by every instance of the user); short temp paths only, as Unix socket paths are limited to ~100 bytes.
+_var = os.environ.get("BINGXADMIN_VAR_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "var"))
+control_socket = os.path.join(_var, "gunicorn.ctl")
+if len(control_socket) > 100:
+    control_socket_disable = True
 logconfig_dict = logging_config(
     fmt=os.environ.get("DJANGO_LOG_FORMAT", "text" if _debug else "json"),
     level=os.environ.get("DJANGO_LOG_LEVEL", "INFO"),
