@@ -43,11 +43,12 @@ from transfers.models import (
     AttemptOutcome,
     Decision,
     ExecutionAttempt,
-    PolicyState,
     Status,
     TransferKind,
     TransferRequest,
 )
+from transfers.payload import payload_verify
+from transfers.policy import policy_version_current
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +204,6 @@ def family_remark(req: TransferRequest) -> str:
 
 def refusal_reason(req: TransferRequest) -> str | None:
     """Why this request must not be sent now, or None. Runs after the claim, before any call."""
-    from transfers.payload import payload_verify  # the workflow's module; imported late while it lands
-
     if not payload_verify(request=req):
         return "The payload no longer matches its approved SHA-256; nothing was sent."
     approvals = Approval.objects.filter(
@@ -217,11 +216,11 @@ def refusal_reason(req: TransferRequest) -> str | None:
         )
     if req.key_set.status != KeySetStatus.ACTIVE:
         return f"Key set “{req.key_set.label}” is not active; nothing was sent."
-    policy = PolicyState.objects.order_by("pk").first()
-    if policy is not None and policy.version != req.policy_version:
+    current = policy_version_current()
+    if current != req.policy_version:
         return (
             f"The approval policy changed after this request was approved (v{req.policy_version} → "
-            f"v{policy.version}); nothing was sent. Submit a new request."
+            f"v{current}); nothing was sent. Submit a new request."
         )
     return None
 

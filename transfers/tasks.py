@@ -5,18 +5,13 @@ updates). Late acks: a worker that dies mid-task leaves the message to be redeli
 request to the sweeper (filesystem broker, where unacked messages die with the worker).
 """
 
-import contextlib
-
 from celery import shared_task
 
-from transfers import tasks_sync  # noqa: F401  (records sync)
+# Autodiscovery imports only `<app>.tasks`; the other task modules of this app register from here.
+from transfers import tasks_sync, tasks_workflow  # noqa: F401  (records sync, request expiry)
 from transfers.execution import transfer_execute
 from transfers.reconcile import transfer_reconcile
 from transfers.sweeper import transfers_sweep
-
-# Autodiscovery imports only `<app>.tasks`; the other task modules of this app register from here.
-with contextlib.suppress(ImportError):  # until the workflow lands
-    from transfers import tasks_workflow  # type: ignore[attr-defined]  # noqa: F401  (request expiry)
 
 
 @shared_task(acks_late=True, queue="exchange", soft_time_limit=45, time_limit=60, ignore_result=True)

@@ -20,44 +20,9 @@ from accounts.models import AccountKind, ApiKeySet, KeySetStatus
 from bingx import Client
 from bingx.sandbox import SandboxServer
 from tests.factories import ApiKeySetFactory, UserFactory
-from transfers.models import Approval, Decision, PolicyState, Status, TransferKind, TransferRequest
-
-
-def _install_payload_stub() -> None:  # TEMPORARY until transfers/payload.py lands
-    import hashlib
-    import sys
-    import types
-
-    mod = types.ModuleType("transfers.payload")
-
-    def payload_build(
-        *, kind: str, key_set: ApiKeySet, asset: str, amount: Decimal, client_id: str, **f: Any
-    ):
-        return {
-            "kind": kind,
-            "key_set": str(key_set.uuid),
-            "asset": asset,
-            "amount": format(amount, "f"),
-            "client_id": client_id,
-            **f,
-        }
-
-    def payload_sha256(payload: dict[str, Any]) -> str:
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-    def payload_verify(*, request: TransferRequest) -> bool:
-        return payload_sha256(request.payload) == request.payload_sha256
-
-    mod.payload_build = payload_build  # type: ignore[attr-defined]
-    mod.payload_sha256 = payload_sha256  # type: ignore[attr-defined]
-    mod.payload_verify = payload_verify  # type: ignore[attr-defined]
-    sys.modules["transfers.payload"] = mod
-
-
-try:
-    import transfers.payload  # noqa: F401
-except ImportError:
-    _install_payload_stub()
+from transfers.models import Approval, Decision, Status, TransferKind, TransferRequest
+from transfers.payload import payload_build, payload_sha256
+from transfers.policy import policy_version_current
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "bingx" / "sandbox" / "seeds" / "demo.json"
 SEED: dict[str, Any] = json.loads(SEED_PATH.read_text())
@@ -170,8 +135,6 @@ def sub1_key_set(db: None, sandbox: Sandbox, main_key_set: ApiKeySet) -> ApiKeyS
 def payload_for(
     kind: str, *, asset: str, amount: str, client_id: str, key_set: ApiKeySet, **fields: Any
 ) -> dict[str, Any]:
-    from transfers.payload import payload_build
-
     return dict(
         payload_build(
             kind=kind, key_set=key_set, asset=asset, amount=Decimal(amount), client_id=client_id, **fields
@@ -189,8 +152,6 @@ def approved_request(
     **fields: Any,
 ) -> TransferRequest:
     """An approved request (one approval by someone other than the requester), as the workflow leaves it."""
-    from transfers.payload import payload_sha256
-
     if kind == TransferKind.INNER:
         fields = {"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1, **fields}
     elif kind == TransferKind.WALLET:
@@ -211,7 +172,7 @@ def approved_request(
     payload = payload_for(kind, asset=asset, amount=amount, client_id=client_id, key_set=key_set, **fields)
     requester = UserFactory.create(username=f"req-{client_id[:8]}")
     approver = UserFactory.create(username=f"appr-{client_id[:8]}")
-    policy, _ = PolicyState.objects.get_or_create(pk=1)
+    policy_version = policy_version_current()
     now = timezone.now()
     req = TransferRequest.objects.create(
         client_id=client_id,
@@ -223,7 +184,7 @@ def approved_request(
         amount=Decimal(amount),
         status=status,
         required_approvals=1,
-        policy_version=policy.version,
+        policy_version=policy_version,
         requested_by=requester,
         expires_at=now + timedelta(hours=24),
         decided_at=now,

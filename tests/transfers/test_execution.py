@@ -159,7 +159,7 @@ def test_inactive_key_set_is_refused(sandbox: Sandbox, main_key_set, execute):
 
 def test_policy_change_after_approval_is_refused(sandbox: Sandbox, main_key_set, execute):
     req = approved_request(key_set=main_key_set)
-    PolicyState.objects.filter(pk=1).update(version=req.policy_version + 1)
+    PolicyState.objects.update(version=req.policy_version + 1)
     req = execute(req)
     assert req.status == Status.FAILED
     assert "policy changed" in req.failure_message
