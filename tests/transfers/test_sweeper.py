@@ -125,3 +125,27 @@ def test_overlapping_sweeps_never_double(require_postgres, main_key_set, enqueue
     assert executes == sorted(r.pk for r in lost)
     assert reconciles == sorted(r.pk for r in stuck)
     assert AuditEvent.objects.filter(verb="transfer.sweep.stuck").count() == len(stuck)
+
+
+@pytest.mark.django_db
+def test_beat_schedules_exist_for_registered_tasks():
+    """The data migration's schedules (re-applied here: transactional tests may have flushed them)."""
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    from bingxadmin.celery import app
+
+    migration = importlib.import_module("transfers.migrations.0002_periodic_tasks")
+    migration.create(apps, None)
+    migration.create(apps, None)  # idempotent: admin edits survive re-runs
+    app.loader.import_default_modules()
+    every = {t.task: t.interval.every for t in PeriodicTask.objects.select_related("interval")}
+    assert every == {
+        "transfers.tasks.transfers_sweep_task": 15,
+        "transfers.tasks_workflow.transfer_requests_expire_task": 60,
+        "accounts.tasks.balances_sync_all_task": 600,
+        "transfers.tasks_sync.records_sync_all_task": 300,
+    }
+    assert set(every) <= set(app.tasks)
