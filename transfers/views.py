@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import AccessDenied, user_is_admin
+from accounts.access import AccessDenied, Capability, key_sets_for, user_is_admin
 from accounts.audit import audit_verify_chain
 from accounts.models import User
 from transfers import recipients as recipient_services
@@ -87,8 +87,10 @@ def _known_recipients(*, user: User, form: Any) -> list[tuple[str, str]]:
     field = form.fields["key_set"]
     seen: dict[str, str] = {}
     for ks in field.queryset:
-        for uid, label in recipient_services.own_uids(key_set=ks).items():
+        for uid, label in recipient_services.family_uids(key_set=ks).items():
             seen.setdefault(str(uid), label)
+    for ks in key_sets_for(user=user, capability=Capability.VIEW).exclude(uid=None):
+        seen.setdefault(str(ks.uid), f"key set {ks.label}")  # only key sets this user may see
     for entry in AllowedRecipient.objects.filter(status=RecipientStatus.ACTIVE):
         seen.setdefault(entry.account, f"address book: {entry.label}")
     return sorted(seen.items())

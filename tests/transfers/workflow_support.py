@@ -25,7 +25,7 @@ UNREACHABLE_URL = "http://127.0.0.1:9"  # nothing listens: exchange reads fail f
 def member(username: str, *roles: str, **extra: Any) -> User:
     user = UserFactory(username=username, **extra)
     for role in roles:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])  # transaction tests flush migrated groups
     return user
 
 

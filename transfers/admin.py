@@ -1,0 +1,129 @@
+"""Django admin: read-only views of the workflow. Every change goes through the pages and services
+(policy, limits and the address book have their own pages, which bump the policy version, mark
+pending requests stale and write audit events — the admin would bypass all of that)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.access import Capability, key_sets_for
+from accounts.models import User
+from transfers.models import (
+    AllowedRecipient,
+    Approval,
+    DailyLimit,
+    ExecutionAttempt,
+    PolicyRule,
+    TransferRecord,
+    TransferRequest,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class KeySetScopedAdmin(ReadOnlyAdmin):
+    """Lists only rows of key sets the user may view (superusers see everything)."""
+
+    key_set_path = "key_set"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return qs
+        assert isinstance(user, User)
+        return qs.filter(**{f"{self.key_set_path}__in": key_sets_for(user=user, capability=Capability.VIEW)})
+
+
+@admin.register(TransferRequest)
+class TransferRequestAdmin(KeySetScopedAdmin):
+    list_display = (
+        "id",
+        "status",
+        "kind",
+        "key_set",
+        "amount",
+        "asset",
+        "requested_by",
+        "created_at",
+        "needs_attention",
+    )
+    list_filter = ("status", "kind", "needs_attention")
+    search_fields = ("client_id", "payload_sha256", "exchange_id", "note")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Approval)
+class ApprovalAdmin(KeySetScopedAdmin):
+    key_set_path = "request__key_set"
+    list_display = ("request", "approver", "decision", "created_at", "ip")
+    list_filter = ("decision",)
+
+
+@admin.register(ExecutionAttempt)
+class ExecutionAttemptAdmin(KeySetScopedAdmin):
+    key_set_path = "request__key_set"
+    list_display = ("request", "kind", "endpoint", "outcome", "bingx_code", "started_at", "duration_ms")
+    list_filter = ("kind", "outcome")
+
+
+@admin.register(TransferRecord)
+class TransferRecordAdmin(KeySetScopedAdmin):
+    list_display = (
+        "exchange_id",
+        "source",
+        "key_set",
+        "amount",
+        "asset",
+        "status",
+        "occurred_at",
+        "matched_request",
+    )
+    list_filter = ("source", "status")
+    search_fields = ("exchange_id", "transfer_client_id")
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(ReadOnlyAdmin):
+    list_display = (
+        "position",
+        "name",
+        "key_set",
+        "kind",
+        "asset",
+        "min_amount",
+        "required_approvals",
+        "is_active",
+    )
+
+
+@admin.register(DailyLimit)
+class DailyLimitAdmin(ReadOnlyAdmin):
+    list_display = ("key_set", "asset", "limit")
+
+
+@admin.register(AllowedRecipient)
+class AllowedRecipientAdmin(ReadOnlyAdmin):
+    list_display = (
+        "label",
+        "recipient_type",
+        "account",
+        "calling_code",
+        "status",
+        "requested_by",
+        "decided_by",
+    )
+    list_filter = ("status", "recipient_type")
