@@ -84,9 +84,10 @@ class Harness:
                     cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
                 )
             )
-        for n in range(count):
-            path = self.workdir / f"worker{n + 1}.log"
-            wait(lambda p=path: " ready." in p.read_text(errors="replace"), timeout=120, what="worker start")
+        logs = [self.workdir / f"worker{n + 1}.log" for n in range(count)]
+        wait(
+            lambda: all(" ready." in p.read_text(errors="replace") for p in logs), timeout=120, what="workers"
+        )
 
     def stop_workers(self) -> None:
         for proc in self.workers:
