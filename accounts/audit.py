@@ -68,7 +68,8 @@ def audit_record(
             after=_jsonable(after),
             ip=ip,
             prev_hash=prev_hash,
-            hash="pending-" + hashlib.sha256(f"{prev_hash}{timezone.now().isoformat()}".encode()).hexdigest()[:56],
+            hash="pending-"
+            + hashlib.sha256(f"{prev_hash}{timezone.now().isoformat()}".encode()).hexdigest()[:56],
         )
         event.save()
         event.hash = _digest(event)  # the hash covers seq, known only after insert
@@ -93,7 +94,9 @@ def audit_verify_chain() -> ChainReport:
     checked = 0
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
         if event.prev_hash != prev:
-            return ChainReport(checked, event.seq, "previous-hash link does not match (an event was removed or reordered)")
+            return ChainReport(
+                checked, event.seq, "previous-hash link does not match (an event was removed or reordered)"
+            )
         if _digest(event) != event.hash:
             return ChainReport(checked, event.seq, "content does not match its hash (the event was edited)")
         prev = event.hash

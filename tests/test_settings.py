@@ -12,7 +12,11 @@ def test_money_moving_tasks_go_to_the_exchange_queue_with_late_ack_and_json_only
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "bingxadmin.settings", "BINGXADMIN_VAR_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "bingxadmin.settings",
+        "BINGXADMIN_VAR_DIR": str(tmp_path),
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True
     )

@@ -97,7 +97,9 @@ class PolicyRule(models.Model):
     key_set = models.ForeignKey(ApiKeySet, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=TransferKind.choices, blank=True)
     asset = models.CharField(max_length=20, blank=True)
-    min_amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Applies at or above this amount.")
+    min_amount = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Applies at or above this amount."
+    )
     required_approvals = models.PositiveSmallIntegerField(default=1)
     is_active = models.BooleanField(default=True)
 
@@ -147,7 +149,9 @@ class TransferRequest(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     required_approvals = models.PositiveSmallIntegerField()
     policy_version = models.PositiveIntegerField()
-    policy_rule = models.ForeignKey(PolicyRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    policy_rule = models.ForeignKey(
+        PolicyRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -185,7 +189,9 @@ class Approval(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_person")]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_person")
+        ]
 
     def __str__(self) -> str:
         return f"{self.approver} {self.decision} #{self.request_id}"
@@ -261,7 +267,9 @@ class TransferRecord(models.Model):
     class Meta:
         ordering = ["-occurred_at"]
         constraints = [
-            models.UniqueConstraint(fields=["key_set", "source", "exchange_id"], name="record_unique_exchange_id")
+            models.UniqueConstraint(
+                fields=["key_set", "source", "exchange_id"], name="record_unique_exchange_id"
+            )
         ]
 
     def __str__(self) -> str:
