@@ -4,6 +4,7 @@ A `.env` file is read only when DJANGO_ENV_FILE names one (the run script writes
 `var/local.env` with generated keys on first start). The README lists every variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -151,6 +152,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue, _processed, _control = (CELERY_DIR / d for d in ("queue", "processed", "control"))
     for _d in (_queue, _processed, _control):
         _d.mkdir(parents=True, exist_ok=True)  # kombu does not create its folders
+    # kombu creates an exchange's binding table empty and fills it a moment later; a process starting
+    # at the same time (web, worker and beat all do under bin/run) can read it empty and crash with a
+    # JSONDecodeError. Create every exchange table we use up front, atomically (link fails if present).
+    for _exchange in ("default", "exchange", "celery", "celery.pidbox", "reply.celery.pidbox", "celeryev"):
+        _table = _control / f"{_exchange}.exchange"
+        if not _table.exists():
+            _tmp = _control / f".{_exchange}.{os.getpid()}.tmp"
+            _tmp.write_bytes(b"[]")
+            try:
+                os.link(_tmp, _table)
+            except FileExistsError:
+                pass
+            finally:
+                _tmp.unlink()
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),

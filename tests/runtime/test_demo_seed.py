@@ -71,9 +71,12 @@ def counts() -> dict[str, int]:
     }
 
 
-def test_demo_seed_creates_the_desk_once(seed_env):
+def test_demo_seed_creates_the_desk_once(seed_env, monkeypatch):
+    from transfers import tasks_sync
     from transfers.models import PolicyRule, Status, TransferRequest
 
+    queued: list[int] = []
+    monkeypatch.setattr(tasks_sync.records_sync_task, "delay", queued.append)
     out = run_seed(seed_env)
     assert "Demo data seeded" in out
 
@@ -135,6 +138,7 @@ def test_demo_seed_creates_the_desk_once(seed_env):
         assert req.requested_by.username not in deciders
     waiting = TransferRequest.objects.get(status=Status.PENDING)
     assert waiting.requested_by.username == "bob"
+    assert sorted(queued) == sorted(ks.pk for ks in key_sets.values())  # records: left to the worker
 
     # The sandbox state file (which the sandbox process resumes from) shows the money moved.
     state = json.loads(Path(seed_env["state"]).read_text())

@@ -159,7 +159,7 @@ class Command(BaseCommand):
         self.keys = seed_keys(self.seed)
         self.logins_path = Path(settings.VAR_DIR) / LOGINS_FILE
         self._check_sandbox_url()
-        logging.getLogger("bingx").setLevel(logging.WARNING)  # one line per call is too much here
+        logging.disable(logging.INFO)  # the services' and Celery's INFO lines would drown the summary
 
         todo = self.steps_pending()
         if not todo:
@@ -479,15 +479,15 @@ class Command(BaseCommand):
         self._records_sync([main, *subs])
 
     def _records_sync(self, key_sets: list[ApiKeySet]) -> None:
+        """Queue a records sync for the worker: reading every record endpoint within BingX's rate limits
+        takes tens of seconds, which the first start should not wait for."""
         try:
-            from transfers.records_sync import records_sync
+            from transfers.tasks_sync import records_sync_task
         except ImportError:
             return
         for key_set in key_sets:
-            try:
-                records_sync(key_set_id=key_set.pk)
-            except Exception as exc:  # the demo works without synced records; say why they are missing
-                self.stdout.write(self.style.WARNING(f"Records of “{key_set.label}” not synced: {exc}"))
+            records_sync_task.delay(key_set.pk)
+        self.stdout.write("Exchange records: queued for the worker (they appear within a minute of start).")
 
     # -- output --------------------------------------------------------------------------------
 
