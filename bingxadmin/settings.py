@@ -146,7 +146,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # --- Redis / Celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_DIR = VAR_DIR / "celery"
-_default_broker = REDIS_URL or "filesystem://"
+_default_broker = REDIS_URL or "filesystem://localhost//"  # a host, or kombu warns on every connect
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_default_broker)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue, _processed, _control = (CELERY_DIR / d for d in ("queue", "processed", "control"))
