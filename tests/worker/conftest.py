@@ -107,6 +107,7 @@ class Broker:
                 "RATE_LIMIT_URL": self.redis_url,
                 "TRANSFER_SETTLE_WINDOW_SECONDS": str(SETTLE_WINDOW_S),
                 "TRANSFER_SWEEP_AFTER_SECONDS": str(SWEEP_AFTER_S),
+                "TRANSFER_STUCK_AFTER_SECONDS": str(STUCK_AFTER_S),
                 "BINGX_TIMEOUT_READ": str(READ_TIMEOUT_S),
                 "DJANGO_LOG_FORMAT": "text",
                 "PYTHONUNBUFFERED": "1",
@@ -118,7 +119,10 @@ class Broker:
 class Worker:
     """One `celery worker` process group consuming the exchange and default queues."""
 
-    def __init__(self, *, name: str, env: dict[str, str], log_path: Path, pool: str = "solo") -> None:
+    def __init__(
+        self, *, name: str, env: dict[str, str], log_path: Path, pool: str = "solo", beat: bool = False
+    ) -> None:
+        self.beat = beat
         self.name = name
         self.env = env
         self.log_path = log_path
@@ -133,6 +137,8 @@ class Worker:
             "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip
+        if self.beat:  # embedded beat with the database scheduler (the admin-editable schedules)
+            cmd += ["-B", "-s", str(self.log_path.with_suffix(".beat"))]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -198,8 +204,9 @@ def start_worker(
     their logs printed when it failed."""
     workers: list[Worker] = []
 
-    def start(name: str = "w1", pool: str = "solo") -> Worker:
-        worker = Worker(name=name, env=broker.worker_env(), log_path=tmp_path / f"{name}.log", pool=pool)
+    def start(name: str = "w1", pool: str = "solo", beat: bool = False) -> Worker:
+        log_path = tmp_path / f"{name}.log"
+        worker = Worker(name=name, env=broker.worker_env(), log_path=log_path, pool=pool, beat=beat)
         workers.append(worker)
         return worker.start()
 

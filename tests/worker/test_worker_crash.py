@@ -114,3 +114,28 @@ def test_killed_worker_with_an_approved_request_waiting_loses_nothing(start_work
     assert final_status(second) == Status.SUCCEEDED
     assert len(sandbox.applied(INNER_APPLY)) == 2
     assert len(sandbox.calls(INNER_APPLY)) == 2
+
+
+def test_beat_runs_the_sweeper_that_recovers_a_killed_worker(start_worker, sandbox: Sandbox):
+    """Same crash, no help from the test: the restarted worker's beat runs the sweep schedule."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="sweep (test)", task="transfers.tasks.transfers_sweep_task", interval=every_second
+    )
+    key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
+    req = approved_request(key_set=key_set, amount="8")
+    worker = start_worker("w1")
+    lock = sandbox.server.state.lock
+    lock.acquire()
+    try:
+        transfer_execute_task.delay(req.pk)
+        call_in_flight(sandbox, req)
+        worker.kill()
+    finally:
+        lock.release()
+    start_worker("w2", beat=True)
+    assert final_status(req) == Status.SUCCEEDED
+    assert len(sandbox.applied(INNER_APPLY)) == 1
+    assert len(sandbox.calls(INNER_APPLY)) == 1
