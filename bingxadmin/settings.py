@@ -220,6 +220,8 @@ BINGX_RATE_LIMIT_SCALE = env.float("BINGX_RATE_LIMIT_SCALE", default=1.0)
 TRANSFER_REQUEST_TTL_HOURS = env.int("TRANSFER_REQUEST_TTL_HOURS", default=24)
 TRANSFER_SETTLE_WINDOW_SECONDS = env.int("TRANSFER_SETTLE_WINDOW_SECONDS", default=120)
 TRANSFER_SWEEP_AFTER_SECONDS = env.int("TRANSFER_SWEEP_AFTER_SECONDS", default=30)
+# SUBMITTING longer than any live call can take (task time limit 60 s): the worker died mid-call.
+TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=90)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Email -----------------------------------------------------------------------------------

@@ -324,7 +324,7 @@ def transfer_request_create(
         ip=ip,
     )
     pk = req.pk
-    transaction.on_commit(lambda: notifications.notify_approvers_waiting(request_id=pk))
+    transaction.on_commit(lambda: notifications.notify_approvers_waiting(request_id=pk), robust=True)
     return req
 
 
@@ -452,9 +452,13 @@ def _decide(
             if req.status == Status.APPROVED:
                 from transfers.tasks import transfer_execute_task
 
-                transaction.on_commit(lambda: transfer_execute_task.delay(pk))
+                # robust: a broker outage must not turn a committed approval into an error page;
+                # the request row is the outbox and the sweeper re-enqueues it.
+                transaction.on_commit(lambda: transfer_execute_task.delay(pk), robust=True)
             if req.status in (Status.APPROVED, Status.REJECTED):
-                transaction.on_commit(lambda: notifications.notify_requester_decided(request_id=pk))
+                transaction.on_commit(
+                    lambda: notifications.notify_requester_decided(request_id=pk), robust=True
+                )
     if lapsed is not None:
         code = "expired" if req.status == Status.EXPIRED else "stale"
         raise DecisionRefused(lapsed, code=code)

@@ -27,12 +27,11 @@ from transfers.reconcile import RETRY_DELAY_S
 logger = logging.getLogger(__name__)
 
 # A live execution ends within the task's hard time limit (60 s); past that the worker is gone.
-DEFAULT_STUCK_AFTER_SECONDS = 90
 BATCH = 500
 
 
 def stuck_after_seconds() -> int:
-    return int(getattr(settings, "TRANSFER_STUCK_AFTER_SECONDS", DEFAULT_STUCK_AFTER_SECONDS))
+    return settings.TRANSFER_STUCK_AFTER_SECONDS
 
 
 @dataclass
