@@ -1,6 +1,6 @@
 """factory_boy factories shared by the tests."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import factory
 from django.contrib.auth.models import Group
@@ -12,6 +12,10 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
+    if TYPE_CHECKING:  # factory_boy's __new__ is untyped; calling a factory returns the model
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> User: ...  # type: ignore[misc]
+
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -22,6 +26,10 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
 
 class GroupFactory(factory.django.DjangoModelFactory[Group]):
+    if TYPE_CHECKING:  # factory_boy's __new__ is untyped; calling a factory returns the model
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Group: ...  # type: ignore[misc]
+
     class Meta:
         model = Group
         django_get_or_create = ("name",)
@@ -30,6 +38,10 @@ class GroupFactory(factory.django.DjangoModelFactory[Group]):
 
 
 class KeySetGrantFactory(factory.django.DjangoModelFactory[KeySetGrant]):
+    if TYPE_CHECKING:  # factory_boy's __new__ is untyped; calling a factory returns the model
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> KeySetGrant: ...  # type: ignore[misc]
+
     class Meta:
         model = KeySetGrant
 
@@ -50,6 +62,10 @@ class ApiKeySetFactory(factory.django.DjangoModelFactory[ApiKeySet]):
     for the four-eyes flows. Production key sets are created only through `key_set_create`.
     """
 
+    if TYPE_CHECKING:  # factory_boy's __new__ is untyped; calling a factory returns the model
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> ApiKeySet: ...  # type: ignore[misc]
+
     class Meta:
         model = ApiKeySet
 
@@ -66,7 +82,7 @@ class ApiKeySetFactory(factory.django.DjangoModelFactory[ApiKeySet]):
     def _create(cls, model_class: type[ApiKeySet], *args: Any, **kwargs: Any) -> ApiKeySet:
         api_key = kwargs.pop("api_key", TEST_API_KEY)
         secret = kwargs.pop("secret", TEST_SECRET)
-        obj = model_class(*args, **kwargs)
+        obj = model_class(**kwargs)
         obj.api_key_encrypted = secret_encrypt(
             plaintext=api_key, key_set_uuid=obj.uuid, purpose=PURPOSE_API_KEY
         )

@@ -19,11 +19,11 @@ def test_health_answers_503_when_the_broker_is_unreachable(settings):
     from bingxadmin.celery import app
 
     old = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    app.conf["broker_url"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     try:
         response = Client().get("/health")
     finally:
-        app.conf.broker_url = old
+        app.conf["broker_url"] = old
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
     assert response.json()["status"] == "down"

@@ -1,6 +1,7 @@
 """The same rules over HTTP, with forged requests: the pages answer exactly as the services do."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -19,7 +20,7 @@ def client_for_user(user) -> Client:
     return c
 
 
-def csrf_post(c: Client, url: str, data: dict) -> object:
+def csrf_post(c: Client, url: str, data: dict[str, Any]) -> Any:
     """POST as a browser would: fetch a page for the CSRF cookie, send its token."""
     c.get(reverse("transfers:dashboard"))
     token = c.cookies["csrftoken"].value
@@ -308,7 +309,7 @@ def test_history_filters_and_csv(alice, bob, key_set):
     tomorrow = today + timedelta(days=1)
     assert (
         len(
-            c.get(reverse("transfers:history"), {"format": "csv", "date_from": tomorrow})
+            c.get(reverse("transfers:history"), {"format": "csv", "date_from": tomorrow.isoformat()})
             .content.decode()
             .strip()
             .splitlines()

@@ -311,6 +311,8 @@ def test_policy_rule_sets_the_quorum_first_match_wins(alice, key_set):
     PolicyRule.objects.create(position=20, name="everything", required_approvals=1)
     small = new_request(requester=alice, key_set=key_set, amount="999.99")
     big = new_request(requester=alice, key_set=key_set, amount="1000")
+    assert small.policy_rule is not None
+    assert big.policy_rule is not None
     assert (small.required_approvals, small.policy_rule.name) == (1, "everything")
     assert (big.required_approvals, big.policy_rule.name) == (2, "big USDT")
 
