@@ -26,6 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ import bingx
 from accounts.audit import audit_record
 from accounts.crypto import SecretUnavailable
 from accounts.exchange import client_for
-from accounts.models import KeySetStatus
+from accounts.models import ApiKeySet, KeySetStatus
 from bingx import CallInfo
 from bingx.errors import TIMESTAMP_CODES
 from transfers import ratelimit
@@ -57,6 +58,7 @@ MAX_RATE_LIMITED = 20  # 100410 answers; each one proves nothing moved
 MAX_TIMESTAMP_RETRIES = 1  # a clock rejection after the client's own resync gets one more later try
 RECONCILE_DELAY_S = 2.0
 TIMESTAMP_RETRY_S = 2.0
+BALANCES_REFRESH_COALESCE_S = 3
 
 ENDPOINTS = {
     TransferKind.WALLET: "/openApi/api/asset/v1/transfer",
@@ -325,9 +327,33 @@ def _finish(
             audit_record(actor=None, verb=verb, obj=req, before=before, after=after)
             if after_commit is not None:
                 transaction.on_commit(after_commit, robust=True)
+            if to_status == Status.SUCCEEDED:
+                # Money moved: show the new balances without waiting for the periodic sync.
+                transaction.on_commit(lambda: enqueue_balances_refresh(req=req), robust=True)
         else:
             logger.warning("request %s: outcome %s not applied, status already changed", req.pk, verb)
         return bool(moved)
+
+
+def enqueue_balances_refresh(*, req: TransferRequest) -> None:
+    """Balance syncs for the paying key set and for any key set here that received the money."""
+    from accounts.tasks import balances_sync_task
+
+    p = req.payload
+    receiving_uids = {str(p[k]) for k in ("to_uid", "recipient_account") if p.get(k)}
+    if req.kind == TransferKind.INNER and str(p.get("recipient_type")) != "1":
+        receiving_uids.discard(str(p.get("recipient_account")))  # phone/email: not a UID here
+    ids = {req.key_set_id}
+    if receiving_uids:
+        ids |= set(
+            ApiKeySet.objects.filter(
+                uid__in=[int(u) for u in receiving_uids if u.isdigit()], status=KeySetStatus.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+    for key_set_id in sorted(ids):
+        # Coalesce bursts (many transfers on one key set): one sync per key set per few seconds.
+        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=BALANCES_REFRESH_COALESCE_S):
+            balances_sync_task.apply_async((key_set_id,), countdown=BALANCES_REFRESH_COALESCE_S)
 
 
 def enqueue_execute(*, request_id: int, countdown: float = 0) -> None:
@@ -615,7 +641,9 @@ def _record(
         finished_at=finished_at,
         error=error,
     )
-    if not isinstance(error, bingx.Ambiguous):
+    if not isinstance(error, Exception):  # worker shutdown or time limit: expected, no traceback
+        logger.warning("request %s: execution interrupted (%s); reconciling", req.pk, type(error).__name__)
+    elif not isinstance(error, bingx.Ambiguous):
         logger.error("request %s: unexpected error during the BingX call", req.pk, exc_info=error)
     _finish(
         req=req,
