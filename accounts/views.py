@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.access import AccessDenied, ensure_admin, user_is_admin
+from accounts.access import ensure_admin, user_is_admin
 from accounts.exchange import ExchangeProblem
 from accounts.forms import GrantForm, KeySetCreateForm, KeySetEditForm, ReplaceSecretForm
-from accounts.models import AccountKind, ApiKeySet, User
+from accounts.models import AccountKind, ApiKeySet
+from accounts.web import client_ip, denied_as_http, request_user
 
 View = Callable[..., HttpResponse]
 
 
-def _denied_is_403(view: View) -> View:
-    """AccessDenied from a service or selector becomes 403; an invisible key set becomes 404."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except AccessDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except ApiKeySet.DoesNotExist:
-            raise Http404("No such key set.") from None
-
-    return wrapper
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # LoginRequiredMiddleware guarantees a signed-in user
-    return user
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+_denied_is_403 = denied_as_http(not_found=ApiKeySet.DoesNotExist, what="key set")
+_user = request_user
+_ip = client_ip
 
 
 @require_http_methods(["GET"])

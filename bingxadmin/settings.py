@@ -151,7 +151,8 @@ if not SECURE_HSTS_PRELOAD:
     # Preloading commits the whole registrable domain to https in every browser, for months; that is
     # the domain owner's decision, not this app's. HSTS itself stays on (SECURE_HSTS_SECONDS).
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import AccessDenied, Capability, key_sets_for, user_is_admin
+from accounts.access import Capability, key_sets_for, user_is_admin
 from accounts.audit import audit_verify_chain
 from accounts.models import User
+from accounts.web import client_ip, denied_as_http, request_user
 from transfers import recipients as recipient_services
 from transfers import selectors, services
 from transfers.forms import (
@@ -43,29 +43,9 @@ from transfers.policy import policy_state
 View = Callable[..., HttpResponse]
 
 
-def _guarded(view: View) -> View:
-    """AccessDenied becomes 403; a request the user may not view becomes 404."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except AccessDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except TransferRequest.DoesNotExist:
-            raise Http404("No such transfer request.") from None
-
-    return wrapper
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # LoginRequiredMiddleware guarantees a signed-in user
-    return user
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+_guarded = denied_as_http(not_found=TransferRequest.DoesNotExist, what="transfer request")
+_user = request_user
+_ip = client_ip
 
 
 # --- dashboard and requests ----------------------------------------------------------------------

@@ -10,16 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import AccessDenied
-from accounts.models import User
+from accounts.web import request_user
 from transfers.models import RecordSource
 from transfers.records_match import FilterRefused, reconciliation_get
 from transfers.records_sync import SyncRefused, records_sync_request
 
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # LoginRequiredMiddleware guarantees a signed-in user
-    return user
+_user = request_user
 
 
 def _key_set_id(raw: str | None) -> int | None:
