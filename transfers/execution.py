@@ -116,53 +116,35 @@ def plan_call(req: TransferRequest) -> PlannedCall:
             params,
             lambda c: c.transfer(p["from_wallet"], p["to_wallet"], asset, amount).id,
         )
-    if req.kind == TransferKind.INNER:
+    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        # Same parameters for both endpoints; only main-account inner transfers take a client id.
+        inner: dict[str, Any] = {
+            "coin": asset,
+            "user_account_type": int(p["recipient_type"]),
+            "user_account": str(p["recipient_account"]),
+            "amount": amount,
+            "wallet_type": int(p["wallet_type"]),
+            "calling_code": p.get("calling_code") or None,
+        }
         params = {
             "coin": asset,
-            "userAccountType": int(p["recipient_type"]),
-            "userAccount": str(p["recipient_account"]),
+            "userAccountType": inner["user_account_type"],
+            "userAccount": inner["user_account"],
             "amount": str(amount),
-            "walletType": int(p["wallet_type"]),
-            "callingCode": p.get("calling_code") or None,
-            "transferClientId": req.client_id,
+            "walletType": inner["wallet_type"],
+            "callingCode": inner["calling_code"],
         }
-        return PlannedCall(
-            ENDPOINTS[TransferKind.INNER],
-            params,
-            lambda c: (
-                c.inner_transfer(
-                    coin=asset,
-                    user_account_type=int(p["recipient_type"]),
-                    user_account=str(p["recipient_account"]),
-                    amount=amount,
-                    wallet_type=int(p["wallet_type"]),
-                    calling_code=p.get("calling_code") or None,
-                    transfer_client_id=req.client_id,
-                ).id
-            ),
-        )
-    if req.kind == TransferKind.SUB_INNER:
-        params = {
-            "coin": asset,
-            "userAccountType": int(p["recipient_type"]),
-            "userAccount": str(p["recipient_account"]),
-            "amount": str(amount),
-            "walletType": int(p["wallet_type"]),
-            "callingCode": p.get("calling_code") or None,
-        }
+        if req.kind == TransferKind.INNER:
+            params["transferClientId"] = req.client_id
+            return PlannedCall(
+                ENDPOINTS[TransferKind.INNER],
+                params,
+                lambda c: c.inner_transfer(**inner, transfer_client_id=req.client_id).id,
+            )
         return PlannedCall(
             ENDPOINTS[TransferKind.SUB_INNER],
             params,
-            lambda c: (
-                c.sub_account_inner_transfer(
-                    coin=asset,
-                    user_account_type=int(p["recipient_type"]),
-                    user_account=str(p["recipient_account"]),
-                    amount=amount,
-                    wallet_type=int(p["wallet_type"]),
-                    calling_code=p.get("calling_code") or None,
-                ).id
-            ),
+            lambda c: c.sub_account_inner_transfer(**inner).id,
         )
     if req.kind == TransferKind.FAMILY:
         params = {
