@@ -454,12 +454,16 @@ def grant_set(
 def grant_revoke(*, actor: User, grant_id: int, key_set_id: int | None = None, ip: str | None = None) -> None:
     ensure_admin(user=actor)
     grant = (
-        KeySetGrant.objects.select_for_update().select_related("user", "group").filter(pk=grant_id).first()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the user/group outer joins.
+        KeySetGrant.objects.select_for_update(of=("self",))
+        .select_related("user", "group")
+        .filter(pk=grant_id)
+        .first()
     )
     if grant is None or (key_set_id is not None and grant.key_set_id != key_set_id):
         raise KeySetRefused("That grant does not exist.")
     before = _grant_state(grant)
-    audit_record(actor=actor, verb="grant.revoke", obj=grant, before=before, after={})
+    audit_record(actor=actor, verb="grant.revoke", obj=grant, before=before, after={}, ip=ip)
     grant.delete()
 
 

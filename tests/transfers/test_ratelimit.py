@@ -115,7 +115,19 @@ def test_block_prefers_the_relative_wait_and_is_bounded(any_limiter):
     assert block(scope=scope, path=INNER_APPLY, retry_after_ms=far) == ratelimit.MAX_BLOCK_MS
 
 
-def _grab(scope: str, count: int, queue: "multiprocessing.Queue[list[float]]") -> None:
+def _grab(scope: str, count: int, queue: "multiprocessing.Queue[list[float]]", overrides: dict) -> None:
+    # A spawned process: its own interpreter, Django set up from scratch with the test's settings.
+    # (fork would copy the parent's broker sockets and threads, and kombu's after-fork cleanup can hang.)
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bingxadmin.settings_test")
+    django.setup()
+    from django.conf import settings as child_settings
+
+    for name, value in overrides.items():
+        setattr(child_settings, name, value)
     stamps = []
     for _ in range(count):
         acquire(scope=scope, path=INNER_APPLY, max_wait=30)
@@ -126,13 +138,18 @@ def _grab(scope: str, count: int, queue: "multiprocessing.Queue[list[float]]") -
 @pytest.mark.slow
 def test_the_limit_holds_across_processes(any_limiter, settings):
     settings.BINGX_RATE_LIMIT_SCALE = 2.5  # 5 per window
+    overrides = {
+        "BINGX_RATE_LIMIT_SCALE": 2.5,
+        "RATE_LIMIT_URL": settings.RATE_LIMIT_URL,
+        "VAR_DIR": settings.VAR_DIR,
+    }
     scope = f"test-{uuid.uuid4().hex}"
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[list[float]] = ctx.Queue()
-    procs = [ctx.Process(target=_grab, args=(scope, 8, queue)) for _ in range(3)]
+    procs = [ctx.Process(target=_grab, args=(scope, 8, queue, overrides)) for _ in range(3)]
     for proc in procs:
         proc.start()
-    stamps = sorted(s for _ in procs for s in queue.get(timeout=60))
+    stamps = sorted(s for _ in procs for s in queue.get(timeout=120))
     for proc in procs:
         proc.join(timeout=10)
     assert len(stamps) == 24

@@ -39,6 +39,7 @@ from django.test.utils import override_settings
 
 from accounts import services
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetGrant, KeySetStatus, SubAccount, User
+from accounts.roles import roles_ensure
 
 DEFAULT_SEED = Path(settings.BASE_DIR) / "bingx" / "sandbox" / "seeds" / "demo.json"
 LOGINS_FILE = "demo-logins.txt"
@@ -252,6 +253,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def users_ensure(self) -> dict[str, str]:
+        roles_ensure()  # the migration creates them; make sure nobody removed one since
         passwords = logins_read(self.logins_path)
         for demo in DEMO_USERS:
             user = User.objects.filter(username=demo.username).first()
@@ -273,13 +275,6 @@ class Command(BaseCommand):
                 passwords[demo.username] = _password()
                 user.set_password(passwords[demo.username])
                 user.save(update_fields=["password"])
-        missing_groups = {g for u in DEMO_USERS for g in u.groups} - set(
-            Group.objects.values_list("name", flat=True)
-        )
-        if missing_groups:
-            raise CommandError(
-                f"Role groups missing (run migrate first): {', '.join(sorted(missing_groups))}"
-            )
         logins_write(self.logins_path, passwords)
         return passwords
 
