@@ -13,6 +13,8 @@ import uuid
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from bingxadmin.logging import secret_register
+
 PURPOSE_SECRET = "secret"
 PURPOSE_API_KEY = "api_key"
 _PURPOSES = (PURPOSE_SECRET, PURPOSE_API_KEY)
@@ -76,7 +78,10 @@ def secret_decrypt(*, token: str, key_set_uuid: uuid.UUID | str, purpose: str = 
             f"The stored {what} does not belong to this key set (the value was moved between rows). "
             "Nothing was sent to BingX."
         )
-    return data[len(prefix) :]
+    plaintext = data[len(prefix) :]
+    # From now on this exact value is redacted from every log line this process writes.
+    secret_register(plaintext)
+    return plaintext
 
 
 def secret_rotate(*, token: str, key_set_uuid: uuid.UUID | str, purpose: str = PURPOSE_SECRET) -> str:

@@ -146,3 +146,17 @@ def test_rotation_dry_run_changes_nothing(key_set):
     call_command("rotate_encryption_key", "--dry-run", stdout=out)
     assert "dry run" in out.getvalue()
     assert _raw_columns(key_set.pk) == before
+
+
+def test_a_decrypted_secret_is_redacted_from_later_log_lines_of_the_process():
+    import uuid as uuid_mod
+
+    from accounts.crypto import secret_decrypt, secret_encrypt
+    from bingxadmin.logging import redact
+
+    row = uuid_mod.uuid4()
+    plaintext = "Zq8-unusual-secret-" + row.hex[:12]
+    token = secret_encrypt(plaintext=plaintext, key_set_uuid=row)
+    assert plaintext in redact(f"oops {plaintext}")  # not yet known: only shapes are redacted
+    assert secret_decrypt(token=token, key_set_uuid=row) == plaintext
+    assert plaintext not in redact(f"upstream library said: bad key {plaintext}!")
