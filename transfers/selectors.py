@@ -231,7 +231,7 @@ class DecisionView:
 def decision_view(*, user: User, req: TransferRequest) -> DecisionView:
     can_cancel = req.status == Status.PENDING and req.requested_by_id == user.pk
     if req.status != Status.PENDING:
-        return DecisionView(False, f"This request is {req.get_status_display().lower()}.", can_cancel)
+        return DecisionView(False, f"No decision is open: status “{req.get_status_display()}”.", can_cancel)
     if req.requested_by_id == user.pk:
         return DecisionView(
             False, "You requested this transfer, so someone else must approve it.", can_cancel

@@ -310,7 +310,7 @@ def test_run_command_two_person_flow_over_http_then_ctrl_c(desk: Desk):
     assert "Cold shutdown" in log  # REMAP_SIGTERM=SIGQUIT: unacked messages go back to the broker
     # honcho SIGKILLs whatever still runs 5 s after SIGTERM; on a busy machine that can be the worker's
     # last second of teardown (after its messages were restored). Everything else stops by itself.
-    killed = re.findall(r"sending SIGKILL to (\w+)", log)
+    killed = re.findall(r"sending SIGKILL to ([\w.]+)", log)
     assert set(killed) <= {"worker.1"}, killed
     print(
         f"smoke: ready in {boot_s:.1f} s, executed {execute_s:.1f} s after approval, "
