@@ -20,3 +20,20 @@ def plain(value: Any) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return format(number.normalize(), "f") if number.is_finite() else str(value)
+
+
+KIND_SHORT = {"wallet": "Own wallets", "inner": "Inner", "sub_inner": "Sub inner", "family": "Family"}
+
+
+@register.filter
+def kind_short(kind: str) -> str:
+    """A short name for a transfer kind, for tables (the full label goes in a tooltip)."""
+    return KIND_SHORT.get(str(kind), str(kind))
+
+
+@register.filter
+def destination(req: Any) -> str:
+    """Where the money goes, in words (own wallet spot, UID 10000002, sub-account 10000003 · funding)."""
+    from transfers.selectors import destination_text
+
+    return destination_text(req)
