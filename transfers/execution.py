@@ -17,6 +17,7 @@ Celery delivers at least once; exactly-once comes from the database and the exch
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -481,7 +482,16 @@ def _record(
     started_at: datetime,
     finished_at: datetime,
 ) -> None:
-    rows = _attempt_rows  # short alias
+    # Every branch records the same call; only the outcome differs.
+    rows = functools.partial(
+        _attempt_rows,
+        req=req,
+        planned=planned,
+        calls=calls,
+        started_at=started_at,
+        finished_at=finished_at,
+        error=error,
+    )
     final = timezone.now()
     if error is None:
         _finish(
@@ -489,15 +499,7 @@ def _record(
             from_statuses=(Status.SUBMITTING, Status.UNKNOWN),
             to_status=Status.SUCCEEDED,
             verb="transfer.execute.succeeded",
-            attempts=rows(
-                req=req,
-                planned=planned,
-                calls=calls,
-                final_outcome=AttemptOutcome.SUCCEEDED,
-                exchange_id=exchange_id,
-                started_at=started_at,
-                finished_at=finished_at,
-            ),
+            attempts=rows(final_outcome=AttemptOutcome.SUCCEEDED, exchange_id=exchange_id),
             changes={
                 "exchange_id": exchange_id,
                 "completed_at": final,
@@ -510,15 +512,7 @@ def _record(
 
     if isinstance(error, bingx.NotSent):
         failures = _prior_attempts(req).filter(outcome=AttemptOutcome.NOT_SENT).count() + 1
-        attempts = rows(
-            req=req,
-            planned=planned,
-            calls=calls,
-            final_outcome=AttemptOutcome.NOT_SENT,
-            started_at=started_at,
-            finished_at=finished_at,
-            error=error,
-        )
+        attempts = rows(final_outcome=AttemptOutcome.NOT_SENT)
         if failures >= MAX_NOT_SENT:
             message = (
                 f"BingX could not be reached {failures} times ({error.message}); nothing was sent. "
@@ -546,15 +540,7 @@ def _record(
             retry_in_ms=error.retry_in_ms,
             retry_after_ms=error.retry_after_ms,
         )
-        attempts = rows(
-            req=req,
-            planned=planned,
-            calls=calls,
-            final_outcome=AttemptOutcome.REJECTED,
-            started_at=started_at,
-            finished_at=finished_at,
-            error=error,
-        )
+        attempts = rows(final_outcome=AttemptOutcome.REJECTED)
         limited = _prior_attempts(req).filter(bingx_code__in=["100410", "109429"]).count() + 1
         if limited < MAX_RATE_LIMITED:
             _retry(
@@ -566,15 +552,7 @@ def _record(
             return
 
     if isinstance(error, bingx.TimestampError):
-        attempts = rows(
-            req=req,
-            planned=planned,
-            calls=calls,
-            final_outcome=AttemptOutcome.REJECTED,
-            started_at=started_at,
-            finished_at=finished_at,
-            error=error,
-        )
+        attempts = rows(final_outcome=AttemptOutcome.REJECTED)
         earlier = _prior_attempts(req).filter(bingx_code__in=[str(c) for c in TIMESTAMP_CODES]).exists()
         if not earlier:
             # The client already resynced server time once inside this call; give the clock a moment.
@@ -584,15 +562,7 @@ def _record(
             return
 
     if isinstance(error, bingx.Rejected):
-        attempts = rows(
-            req=req,
-            planned=planned,
-            calls=calls,
-            final_outcome=AttemptOutcome.REJECTED,
-            started_at=started_at,
-            finished_at=finished_at,
-            error=error,
-        )
+        attempts = rows(final_outcome=AttemptOutcome.REJECTED)
         code = (
             str(error.code)
             if error.code is not None
@@ -614,15 +584,7 @@ def _record(
 
     # Ambiguous, or anything unexpected once the call may have started (time limit, bug): the
     # transfer may have happened. Never re-send; find out from the exchange's records.
-    attempts = rows(
-        req=req,
-        planned=planned,
-        calls=calls,
-        final_outcome=AttemptOutcome.AMBIGUOUS,
-        started_at=started_at,
-        finished_at=finished_at,
-        error=error,
-    )
+    attempts = rows(final_outcome=AttemptOutcome.AMBIGUOUS)
     if not isinstance(error, Exception):  # worker shutdown or time limit: expected, no traceback
         logger.warning("request %s: execution interrupted (%s); reconciling", req.pk, type(error).__name__)
     elif not isinstance(error, bingx.Ambiguous):
