@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.access import Capability, ensure_admin, user_can
 from accounts.audit import audit_record
-from accounts.models import AccountKind, ApiKeySet, KeySetStatus, User
+from accounts.models import AccountKind, ApiKeySet, AuditEvent, KeySetStatus, User
 from transfers import notifications
 from transfers.models import (
     Approval,
@@ -389,7 +389,57 @@ def _lapse(
     )
 
 
+STEP_UP_FAILURE_LIMIT = 5
+STEP_UP_LOCK = timedelta(minutes=15)
+STEP_UP_FAILED_VERB = "auth.step_up_failed"
+
+
+def _step_up_failures(*, user: User) -> int:
+    since = timezone.now() - STEP_UP_LOCK
+    return AuditEvent.objects.filter(actor=user, verb=STEP_UP_FAILED_VERB, at__gte=since).count()
+
+
 def _decide(
+    *,
+    request_id: int,
+    user: User,
+    decision: str,
+    password: str | None,
+    comment: str,
+    ip: str | None,
+    user_agent: str,
+) -> TransferRequest:
+    """Throttle the password step-up like the login form: after STEP_UP_FAILURE_LIMIT wrong passwords
+    in STEP_UP_LOCK, every decision by that user is refused until the window passes."""
+    if _step_up_failures(user=user) >= STEP_UP_FAILURE_LIMIT:
+        raise DecisionRefused(
+            f"Too many wrong passwords: decisions are locked for {int(STEP_UP_LOCK.total_seconds() // 60)} "
+            "minutes. Nothing was changed.",
+            code="locked",
+        )
+    try:
+        return _decide_locked(
+            request_id=request_id,
+            user=user,
+            decision=decision,
+            password=password,
+            comment=comment,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    except DecisionRefused as exc:
+        if exc.code == "password":
+            # Its own transaction: the refusal rolled the decision back, the failure must stay.
+            with transaction.atomic():
+                req = TransferRequest.objects.filter(pk=request_id).first()
+                if req is not None:
+                    audit_record(
+                        actor=user, verb=STEP_UP_FAILED_VERB, obj=req, after={"decision": decision}, ip=ip
+                    )
+        raise
+
+
+def _decide_locked(
     *,
     request_id: int,
     user: User,

@@ -122,6 +122,23 @@ def test_decision_needs_the_approvers_password(pending, bob, password):
     assert pending.approvals.count() == 0
 
 
+def test_wrong_step_up_passwords_are_audited_and_lock_decisions_for_a_while(pending, alice, bob, carol):
+    for _ in range(5):
+        refused("password", transfer_request_approve, request_id=pending.pk, approver=bob, password="guess")
+    assert verbs(pending).count("auth.step_up_failed") == 5
+    # Even the right password is refused now, and nothing changes.
+    refused("locked", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    pending.refresh_from_db()
+    assert pending.status == Status.PENDING
+    assert pending.approvals.count() == 0
+    # The lock is per person: another approver still decides.
+    transfer_request_approve(request_id=pending.pk, approver=carol, password=PASSWORD)
+    # Failures older than the window no longer count.
+    AuditEvent.objects.filter(verb="auth.step_up_failed").update(at=timezone.now() - timedelta(minutes=16))
+    other = new_request(requester=alice, key_set=pending.key_set, amount="1")
+    transfer_request_approve(request_id=other.pk, approver=bob, password=PASSWORD)
+
+
 def test_two_approvals_needed_above_threshold(
     alice, bob, carol, key_set, executed, django_capture_on_commit_callbacks
 ):
