@@ -452,18 +452,16 @@ class Client:
         ``user_account_type``: 1 UID, 2 phone (needs ``calling_code``), 3 email; ``wallet_type``: 1 fund,
         2 standard futures, 3 perpetual. ``transfer_client_id`` is the exchange-side idempotency key
         and lets a lost answer be reconciled. Never retried."""
-        path = "/openApi/wallets/v1/capital/innerTransfer/apply"
-        params = {
-            "coin": coin,
-            "userAccountType": int(user_account_type),
-            "userAccount": str(user_account),
-            "amount": _amount(amount),
-            "walletType": int(wallet_type),
-            "callingCode": calling_code,
-            "transferClientId": transfer_client_id,
-        }
-        data = self._call("POST", path, params)
-        return self._parse(path, lambda: InnerTransferResult.from_raw(data))
+        return self._inner_apply(
+            "/openApi/wallets/v1/capital/innerTransfer/apply",
+            coin,
+            user_account_type,
+            user_account,
+            amount,
+            wallet_type,
+            calling_code,
+            {"transferClientId": transfer_client_id},
+        )
 
     def inner_transfer_records(
         self,
@@ -498,7 +496,29 @@ class Client:
     ) -> InnerTransferResult:
         """``POST /openApi/wallets/v1/capital/subAccountInnerTransfer/apply`` (signed by the sub-account;
         sub → sub of the same master, or sub → master). Never retried."""
-        path = "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply"
+        return self._inner_apply(
+            "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply",
+            coin,
+            user_account_type,
+            user_account,
+            amount,
+            wallet_type,
+            calling_code,
+            {},
+        )
+
+    def _inner_apply(
+        self,
+        path: str,
+        coin: str,
+        user_account_type: int,
+        user_account: str | int,
+        amount: Amount,
+        wallet_type: int,
+        calling_code: str | None,
+        extra: dict[str, Any],
+    ) -> InnerTransferResult:
+        """The two inner-transfer endpoints share their parameters; `extra` holds what only one takes."""
         params = {
             "coin": coin,
             "userAccountType": int(user_account_type),
@@ -506,6 +526,7 @@ class Client:
             "amount": _amount(amount),
             "walletType": int(wallet_type),
             "callingCode": calling_code,
+            **extra,
         }
         data = self._call("POST", path, params)
         return self._parse(path, lambda: InnerTransferResult.from_raw(data))
