@@ -37,3 +37,13 @@ def destination(req: Any) -> str:
     from transfers.selectors import destination_text
 
     return destination_text(req)
+
+
+# BingX's inner-transfer record statuses are numbers (spec §7); the other record endpoints use words.
+INNER_RECORD_STATUS = {"4": "pending review", "5": "failed", "6": "completed"}
+
+
+@register.filter
+def record_status(status: Any) -> str:
+    text = str(status or "")
+    return INNER_RECORD_STATUS.get(text, text) or "—"
