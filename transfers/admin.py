@@ -1,6 +1,6 @@
 """Django admin: read-only views of the workflow. Every change goes through the pages and services
-(policy, limits and the address book have their own pages, which bump the policy version, mark
-pending requests stale and write audit events — the admin would bypass all of that)."""
+(policy rules, limits and the address book have their own four-eyes pages, which bump the policy
+version, mark pending requests stale and write audit events — the admin would bypass all of that)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from transfers.models import (
     Approval,
     DailyLimit,
     ExecutionAttempt,
+    PolicyChangeRequest,
     PolicyRule,
     TransferRecord,
     TransferRequest,
@@ -113,6 +114,20 @@ class PolicyRuleAdmin(ReadOnlyAdmin):
 @admin.register(DailyLimit)
 class DailyLimitAdmin(ReadOnlyAdmin):
     list_display = ("key_set", "asset", "limit")
+
+
+@admin.register(PolicyChangeRequest)
+class PolicyChangeRequestAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "action",
+        "target_id",
+        "status",
+        "proposed_by",
+        "decided_by",
+        "applied_version",
+    )
+    list_filter = ("status", "action")
 
 
 @admin.register(AllowedRecipient)

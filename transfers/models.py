@@ -2,6 +2,7 @@
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -123,6 +124,68 @@ class DailyLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_set}: {self.limit} {self.asset} / 24 h"
+
+
+class PolicyChangeAction(models.TextChoices):
+    RULE_CREATE = "rule_create", "Add rule"
+    RULE_UPDATE = "rule_update", "Change rule"
+    RULE_DELETE = "rule_delete", "Delete rule"
+    LIMIT_SAVE = "limit_save", "Set 24 h limit"
+    LIMIT_DELETE = "limit_delete", "Remove 24 h limit"
+
+
+class PolicyChangeStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting a second administrator"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PolicyChangeRequest(models.Model):
+    """A proposed policy edit; it takes effect only when a second administrator approves it."""
+
+    action = models.CharField(max_length=16, choices=PolicyChangeAction.choices)
+    target_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The rule or limit changed or removed; empty when adding."
+    )
+    before = models.JSONField(default=dict, blank=True, help_text="The target as it was when proposed.")
+    proposed = models.JSONField(default=dict, blank=True, help_text="Cleaned values to apply.")
+    status = models.CharField(
+        max_length=16, choices=PolicyChangeStatus.choices, default=PolicyChangeStatus.PENDING, db_index=True
+    )
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True, help_text="Why it could not be applied, if so.")
+    applied_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The database backs the service: nobody applies their own proposal.
+            models.CheckConstraint(
+                condition=~Q(status="applied") | ~Q(decided_by=models.F("proposed_by")),
+                name="policy_change_four_eyes",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = f" #{self.target_id}" if self.target_id else ""
+        return f"{self.get_action_display()}{target} ({self.get_status_display().lower()})"
+
+    def rows(self) -> list[tuple[str, Any, Any]]:
+        """(field, before, after) for the page; after is None for a removal."""
+        deleting = self.action in (PolicyChangeAction.RULE_DELETE, PolicyChangeAction.LIMIT_DELETE)
+        names = list(dict.fromkeys([*self.before.keys(), *self.proposed.keys()]))
+        out = []
+        for name in names:
+            old, new = self.before.get(name), None if deleting else self.proposed.get(name)
+            if deleting or old != new:
+                out.append((name.replace("_", " "), old, new))
+        return out
 
 
 class PolicyState(models.Model):

@@ -1,9 +1,10 @@
 """Writes of the two-person workflow: each is one transaction, locks what it changes, writes one audit event.
 
 Requests: `transfer_request_create`, `transfer_request_approve`, `transfer_request_reject`,
-`transfer_request_cancel`, `transfer_requests_expire`. Policy: `policy_rule_save`,
-`policy_rule_delete`, `daily_limit_save`, `daily_limit_delete` (each bumps the policy version and
-makes pending requests stale). The address book lives in transfers.recipients.
+`transfer_request_cancel`, `transfer_requests_expire`. Policy (four-eyes): `policy_change_propose`
+stores a pending change, `policy_change_approve` (a second administrator) applies it through the
+private rule/limit services, which bump the policy version and make pending requests stale;
+`policy_change_reject`, `policy_change_cancel`. The address book lives in transfers.recipients.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from transfers.models import (
     Approval,
     DailyLimit,
     Decision,
+    PolicyChangeAction,
+    PolicyChangeRequest,
+    PolicyChangeStatus,
     PolicyRule,
     Status,
     TransferKind,
@@ -644,31 +648,36 @@ class PolicyChange:
     warnings: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
-def policy_rule_save(
+def _rule_clean(
     *,
-    actor: User,
     name: str,
     required_approvals: int,
-    rule_id: int | None = None,
     position: int = 100,
     key_set_id: int | None = None,
     kind: str = "",
     asset: str = "",
     min_amount: Decimal | None = None,
     is_active: bool = True,
-    ip: str | None = None,
-) -> tuple[PolicyRule, PolicyChange]:
-    """Create or change a rule. Refuses a quorum that its key set's approvers could never reach."""
-    ensure_admin(user=actor)
+) -> tuple[dict[str, Any], ApiKeySet | None, list[str]]:
+    """Check a rule's values. Returns (clean values, key set, warnings); refuses a quorum never reachable."""
     name = (name or "").strip()
     if not name:
         raise PolicyRefused("Give the rule a name.")
-    if int(required_approvals) < 1:
+    if len(name) > 100:
+        raise PolicyRefused("Keep the rule name under 100 characters.")
+    try:
+        required = int(required_approvals)
+        position = int(position)
+        min_amount = None if min_amount in (None, "") else Decimal(str(min_amount))
+    except (TypeError, ValueError, ArithmeticError):
+        raise PolicyRefused("Position, approvals and threshold are numbers.") from None
+    if required < 1:
         raise PolicyRefused("A rule needs at least one approval besides the requester.")
+    if position < 0:
+        raise PolicyRefused("The position cannot be negative.")
     if kind and kind not in TransferKind.values:
         raise PolicyRefused("Unknown transfer kind.")
-    if min_amount is not None and min_amount < 0:
+    if min_amount is not None and (not min_amount.is_finite() or min_amount < 0):
         raise PolicyRefused("The threshold cannot be negative.")
     try:
         asset = asset_clean(asset) if asset else ""
@@ -680,33 +689,52 @@ def policy_rule_save(
     warnings: list[str] = []
     if key_set is not None:
         approvers = eligible_approvers(key_set=key_set).count()
-        if approvers < int(required_approvals):
+        if approvers < required:
             raise PolicyRefused(
                 f"Only {approvers} person(s) may approve on key set “{key_set.label}”; a rule needing "
-                f"{required_approvals} approval(s) could never be met."
+                f"{required} approval(s) could never be met."
             )
-        if approvers == int(required_approvals):
+        if approvers == required:
             warnings.append(
                 "Exactly as many approvers as the rule needs: an approver who requests a transfer "
                 "can never reach the quorum."
             )
+    values = {
+        "position": position,
+        "name": name,
+        "key_set_id": key_set.pk if key_set else None,
+        "kind": kind or "",
+        "asset": asset,
+        "min_amount": min_amount,
+        "required_approvals": required,
+        "is_active": bool(is_active),
+    }
+    return values, key_set, warnings
+
+
+def _policy_rule_save(
+    *, actor: User, rule_id: int | None = None, ip: str | None = None, **values: Any
+) -> tuple[PolicyRule, PolicyChange]:
+    """Apply a rule (create or change). Call inside policy_change_approve's transaction."""
+    ensure_admin(user=actor)
+    clean, key_set, warnings = _rule_clean(**values)
     if rule_id is None:
         rule = PolicyRule()
         before: dict[str, Any] = {}
     else:
         found = PolicyRule.objects.select_for_update().filter(pk=rule_id).first()
         if found is None:
-            raise PolicyRefused("No such rule.")
+            raise PolicyRefused("No such rule: it was deleted after this change was proposed.")
         rule = found
         before = _rule_state(rule)
-    rule.name = name
-    rule.position = int(position)
+    rule.name = clean["name"]
+    rule.position = clean["position"]
     rule.key_set = key_set
-    rule.kind = kind or ""
-    rule.asset = asset
-    rule.min_amount = min_amount
-    rule.required_approvals = int(required_approvals)
-    rule.is_active = bool(is_active)
+    rule.kind = clean["kind"]
+    rule.asset = clean["asset"]
+    rule.min_amount = clean["min_amount"]
+    rule.required_approvals = clean["required_approvals"]
+    rule.is_active = clean["is_active"]
     rule.save()
     version, staled = _policy_changed(actor=actor, reason=f"policy rule “{rule.name}” changed", ip=ip)
     audit_record(
@@ -720,12 +748,12 @@ def policy_rule_save(
     return rule, PolicyChange(version=version, stale_requests=staled, warnings=warnings)
 
 
-@transaction.atomic
-def policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> PolicyChange:
+def _policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> PolicyChange:
+    """Apply a rule removal. Call inside policy_change_approve's transaction."""
     ensure_admin(user=actor)
     rule = PolicyRule.objects.select_for_update().filter(pk=rule_id).first()
     if rule is None:
-        raise PolicyRefused("No such rule.")
+        raise PolicyRefused("No such rule: it was deleted after this change was proposed.")
     before = _rule_state(rule)
     version, staled = _policy_changed(actor=actor, reason=f"policy rule “{rule.name}” deleted", ip=ip)
     audit_record(
@@ -740,25 +768,36 @@ def policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> P
     return PolicyChange(version=version, stale_requests=staled)
 
 
-@transaction.atomic
-def daily_limit_save(
-    *, actor: User, key_set_id: int, asset: str, limit: Decimal, ip: str | None = None
-) -> tuple[DailyLimit, PolicyChange]:
-    ensure_admin(user=actor)
-    key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
+def _limit_clean(
+    *, key_set_id: int | None, asset: str, limit: Decimal | str | None
+) -> tuple[ApiKeySet, str, Decimal]:
+    key_set = ApiKeySet.objects.filter(pk=key_set_id).first() if key_set_id else None
     if key_set is None:
         raise PolicyRefused("No such key set.")
     try:
         asset = asset_clean(asset)
     except PayloadError as exc:
         raise PolicyRefused(str(exc)) from None
-    if limit is None or limit <= 0:
+    try:
+        amount = None if limit in (None, "") else Decimal(str(limit))
+    except ArithmeticError:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
         raise PolicyRefused("The limit must be greater than zero (delete the limit to remove it).")
+    return key_set, asset, amount
+
+
+def _daily_limit_save(
+    *, actor: User, key_set_id: int, asset: str, limit: Decimal | str, ip: str | None = None
+) -> tuple[DailyLimit, PolicyChange]:
+    """Apply a 24 h limit. Call inside policy_change_approve's transaction."""
+    ensure_admin(user=actor)
+    key_set, asset, amount = _limit_clean(key_set_id=key_set_id, asset=asset, limit=limit)
     obj = DailyLimit.objects.select_for_update().filter(key_set=key_set, asset=asset).first()
     before = {} if obj is None else {"limit": format(obj.limit.normalize(), "f")}
     if obj is None:
-        obj = DailyLimit(key_set=key_set, asset=asset, limit=limit)
-    obj.limit = limit
+        obj = DailyLimit(key_set=key_set, asset=asset, limit=amount)
+    obj.limit = amount
     obj.save()
     version, staled = _policy_changed(
         actor=actor, reason=f"daily limit for {asset} on {key_set.label} changed", ip=ip
@@ -771,7 +810,7 @@ def daily_limit_save(
         after={
             "key_set": key_set.pk,
             "asset": asset,
-            "limit": format(limit.normalize(), "f"),
+            "limit": format(amount.normalize(), "f"),
             "policy_version": version,
             "stale_requests": staled,
         },
@@ -780,13 +819,13 @@ def daily_limit_save(
     return obj, PolicyChange(version=version, stale_requests=staled)
 
 
-@transaction.atomic
-def daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) -> PolicyChange:
+def _daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) -> PolicyChange:
+    """Apply a limit removal. Call inside policy_change_approve's transaction."""
     ensure_admin(user=actor)
     obj = DailyLimit.objects.select_for_update().select_related("key_set").filter(pk=limit_id).first()
     if obj is None:
-        raise PolicyRefused("No such limit.")
-    before = {"key_set": obj.key_set_id, "asset": obj.asset, "limit": format(obj.limit.normalize(), "f")}
+        raise PolicyRefused("No such limit: it was removed after this change was proposed.")
+    before = _limit_state(obj)
     version, staled = _policy_changed(
         actor=actor, reason=f"daily limit for {obj.asset} on {obj.key_set.label} removed", ip=ip
     )
@@ -800,3 +839,238 @@ def daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) -> 
     )
     obj.delete()
     return PolicyChange(version=version, stale_requests=staled)
+
+
+def _limit_state(obj: DailyLimit) -> dict[str, Any]:
+    return {"key_set": obj.key_set_id, "asset": obj.asset, "limit": format(obj.limit.normalize(), "f")}
+
+
+# --- policy changes: proposed by one administrator, applied when a second approves ---------------
+
+_RULE_FIELDS = (
+    "position",
+    "name",
+    "key_set_id",
+    "kind",
+    "asset",
+    "min_amount",
+    "required_approvals",
+    "is_active",
+)
+
+
+def _rule_json(clean: dict[str, Any]) -> dict[str, Any]:
+    """Rule values in the shape of _rule_state, so before and after compare field by field."""
+    amount = clean["min_amount"]
+    return {
+        "position": clean["position"],
+        "name": clean["name"],
+        "key_set": clean["key_set_id"],
+        "kind": clean["kind"],
+        "asset": clean["asset"],
+        "min_amount": None if amount is None else format(amount.normalize(), "f"),
+        "required_approvals": clean["required_approvals"],
+        "is_active": clean["is_active"],
+    }
+
+
+def _rule_values(proposed: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in proposed.items() if k != "key_set"}, "key_set_id": proposed.get("key_set")}
+
+
+def _change_state(change: PolicyChangeRequest) -> dict[str, Any]:
+    return {
+        "action": change.action,
+        "target": change.target_id,
+        "status": change.status,
+        "before": change.before,
+        "proposed": change.proposed,
+        "proposed_by": change.proposed_by_id,
+    }
+
+
+@transaction.atomic
+def policy_change_propose(
+    *,
+    actor: User,
+    action: str,
+    target_id: int | None = None,
+    values: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> tuple[PolicyChangeRequest, list[str]]:
+    """Store a pending policy change after checking it as if it were applied now; nothing changes yet.
+
+    `values`: for a rule, name, required_approvals, position, key_set_id, kind, asset, min_amount,
+    is_active; for a limit, key_set_id, asset, limit. Returns the proposal and any warnings.
+    """
+    ensure_admin(user=actor)
+    values = dict(values or {})
+    before: dict[str, Any] = {}
+    proposed: dict[str, Any] = {}
+    warnings: list[str] = []
+    if action in (PolicyChangeAction.RULE_CREATE, PolicyChangeAction.RULE_UPDATE):
+        if action == PolicyChangeAction.RULE_UPDATE:
+            rule = PolicyRule.objects.filter(pk=target_id).first() if target_id else None
+            if rule is None:
+                raise PolicyRefused("No such rule.")
+            before = _rule_state(rule)
+        else:
+            target_id = None
+        unknown = set(values) - set(_RULE_FIELDS)
+        if unknown:
+            raise PolicyRefused(f"Unknown rule field(s): {', '.join(sorted(unknown))}.")
+        if "name" not in values or "required_approvals" not in values:
+            raise PolicyRefused("A rule needs a name and a number of approvals.")
+        clean, _, warnings = _rule_clean(**values)
+        proposed = _rule_json(clean)
+        if before and proposed == before:
+            raise PolicyRefused("Nothing to change: the rule already has these values.")
+    elif action == PolicyChangeAction.RULE_DELETE:
+        rule = PolicyRule.objects.filter(pk=target_id).first() if target_id else None
+        if rule is None:
+            raise PolicyRefused("No such rule.")
+        before = _rule_state(rule)
+    elif action == PolicyChangeAction.LIMIT_SAVE:
+        key_set, asset, amount = _limit_clean(
+            key_set_id=values.get("key_set_id"), asset=values.get("asset") or "", limit=values.get("limit")
+        )
+        existing = DailyLimit.objects.filter(key_set=key_set, asset=asset).first()
+        target_id = existing.pk if existing else None
+        before = _limit_state(existing) if existing else {}
+        proposed = {"key_set": key_set.pk, "asset": asset, "limit": format(amount.normalize(), "f")}
+        if before and proposed == before:
+            raise PolicyRefused("Nothing to change: the limit already has this value.")
+    elif action == PolicyChangeAction.LIMIT_DELETE:
+        obj = DailyLimit.objects.filter(pk=target_id).first() if target_id else None
+        if obj is None:
+            raise PolicyRefused("No such limit.")
+        before = _limit_state(obj)
+    else:
+        raise PolicyRefused("Unknown policy change.")
+    change = PolicyChangeRequest.objects.create(
+        action=action, target_id=target_id, before=before, proposed=proposed, proposed_by=actor
+    )
+    audit_record(
+        actor=actor,
+        verb="policy.change_propose",
+        obj=change,
+        after={**_change_state(change), "warnings": warnings},
+        ip=ip,
+    )
+    return change, warnings
+
+
+def _change_lock_pending(*, change_id: int, actor: User) -> PolicyChangeRequest:
+    ensure_admin(user=actor)
+    change = PolicyChangeRequest.objects.select_for_update().filter(pk=change_id).first()
+    if change is None:
+        raise PolicyRefused("No such policy change.")
+    if change.status != PolicyChangeStatus.PENDING:
+        raise PolicyRefused(
+            f"This policy change is not waiting for a decision ({change.get_status_display().lower()})."
+        )
+    return change
+
+
+def _change_apply(*, change: PolicyChangeRequest, actor: User, ip: str | None) -> PolicyChange:
+    """Apply through the policy services: they validate again, bump the version and stale requests."""
+    p = change.proposed
+    if change.action == PolicyChangeAction.RULE_CREATE:
+        return _policy_rule_save(actor=actor, ip=ip, **_rule_values(p))[1]
+    if change.action == PolicyChangeAction.RULE_UPDATE:
+        if change.target_id is None:
+            raise PolicyRefused("No such rule.")
+        return _policy_rule_save(actor=actor, rule_id=change.target_id, ip=ip, **_rule_values(p))[1]
+    if change.action == PolicyChangeAction.RULE_DELETE and change.target_id is not None:
+        return _policy_rule_delete(actor=actor, rule_id=change.target_id, ip=ip)
+    if change.action == PolicyChangeAction.LIMIT_SAVE:
+        return _daily_limit_save(
+            actor=actor, key_set_id=p["key_set"], asset=p["asset"], limit=Decimal(p["limit"]), ip=ip
+        )[1]
+    if change.action == PolicyChangeAction.LIMIT_DELETE and change.target_id is not None:
+        return _daily_limit_delete(actor=actor, limit_id=change.target_id, ip=ip)
+    raise PolicyRefused("Unknown policy change.")
+
+
+def policy_change_approve(
+    *, actor: User, change_id: int, ip: str | None = None
+) -> tuple[PolicyChangeRequest, PolicyChange]:
+    """A second administrator applies a pending change (same transaction: version bump, stale requests).
+
+    If it can no longer be applied (its rule or limit was removed, the quorum became unreachable…)
+    the proposal is marked REJECTED with the reason, committed, and PolicyRefused is raised.
+    """
+    refusal: str | None = None
+    with transaction.atomic():
+        change = _change_lock_pending(change_id=change_id, actor=actor)
+        if change.proposed_by_id == actor.pk:
+            raise PolicyRefused("A second administrator must approve a policy change you proposed yourself.")
+        before = _change_state(change)
+        try:
+            with transaction.atomic():
+                result = _change_apply(change=change, actor=actor, ip=ip)
+        except PolicyRefused as exc:
+            refusal = str(exc)
+            change.status = PolicyChangeStatus.REJECTED
+            change.note = f"Could not be applied: {refusal}"[:300]
+            verb = "policy.change_fail"
+        else:
+            change.status = PolicyChangeStatus.APPLIED
+            change.applied_version = result.version
+            verb = "policy.change_approve"
+        change.decided_by = actor
+        change.decided_at = timezone.now()
+        change.save(update_fields=["status", "note", "applied_version", "decided_by", "decided_at"])
+        after = {**_change_state(change), "note": change.note}
+        if refusal is None:
+            after.update(policy_version=result.version, stale_requests=result.stale_requests)
+        audit_record(actor=actor, verb=verb, obj=change, before=before, after=after, ip=ip)
+    if refusal is not None:
+        raise PolicyRefused(f"{refusal} The proposal was marked rejected; nothing changed.")
+    return change, result
+
+
+@transaction.atomic
+def policy_change_reject(*, actor: User, change_id: int, ip: str | None = None) -> PolicyChangeRequest:
+    """A second administrator turns a pending change down; the policy stays as it is."""
+    change = _change_lock_pending(change_id=change_id, actor=actor)
+    if change.proposed_by_id == actor.pk:
+        raise PolicyRefused(
+            "A second administrator must decide a policy change you proposed; cancel it instead."
+        )
+    before = _change_state(change)
+    change.status = PolicyChangeStatus.REJECTED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        verb="policy.change_reject",
+        obj=change,
+        before=before,
+        after=_change_state(change),
+        ip=ip,
+    )
+    return change
+
+
+@transaction.atomic
+def policy_change_cancel(*, actor: User, change_id: int, ip: str | None = None) -> PolicyChangeRequest:
+    """The proposer withdraws their own change while it is pending."""
+    change = _change_lock_pending(change_id=change_id, actor=actor)
+    if change.proposed_by_id != actor.pk:
+        raise PolicyRefused("Only the administrator who proposed a change can cancel it (reject it instead).")
+    before = _change_state(change)
+    change.status = PolicyChangeStatus.CANCELLED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        verb="policy.change_cancel",
+        obj=change,
+        before=before,
+        after=_change_state(change),
+        ip=ip,
+    )
+    return change

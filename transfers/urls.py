@@ -25,6 +25,9 @@ urlpatterns = [
     path("policy/rules/<int:pk>/delete/", views.policy_rule_delete, name="policy_rule_delete"),
     path("policy/limits/", views.policy_limit_edit, name="policy_limit_edit"),
     path("policy/limits/<int:pk>/delete/", views.policy_limit_delete, name="policy_limit_delete"),
+    path("policy/changes/<int:pk>/approve/", views.policy_change_approve, name="policy_change_approve"),
+    path("policy/changes/<int:pk>/reject/", views.policy_change_reject, name="policy_change_reject"),
+    path("policy/changes/<int:pk>/cancel/", views.policy_change_cancel, name="policy_change_cancel"),
     path("audit/", views.audit_log, name="audit_log"),
     # `transfers:reconciliation` (and `transfers:reconciliation_sync`) are the execution engineer's,
     # defined in transfers/urls_reconciliation.py.

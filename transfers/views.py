@@ -33,6 +33,9 @@ from transfers.models import (
     FINAL_STATUSES,
     AllowedRecipient,
     DailyLimit,
+    PolicyChangeAction,
+    PolicyChangeRequest,
+    PolicyChangeStatus,
     PolicyRule,
     RecipientStatus,
     TransferKind,
@@ -420,10 +423,26 @@ def policy(request: HttpRequest) -> HttpResponse:
         {
             "rules": PolicyRule.objects.select_related("key_set").order_by("position", "id"),
             "limits": DailyLimit.objects.select_related("key_set").order_by("key_set__label", "asset"),
+            "changes": PolicyChangeRequest.objects.filter(status=PolicyChangeStatus.PENDING)
+            .select_related("proposed_by")
+            .order_by("created_at", "id"),
+            "recent_changes": PolicyChangeRequest.objects.exclude(status=PolicyChangeStatus.PENDING)
+            .select_related("proposed_by", "decided_by")
+            .order_by("-decided_at", "-id")[:10],
             "state": policy_state(),
             "is_admin": user_is_admin(user=user),
         },
     )
+
+
+PROPOSED = "Proposed; a second administrator must approve it."
+
+
+def _proposed(request: HttpRequest, warnings: list[str]) -> HttpResponse:
+    messages.success(request, PROPOSED)
+    for warning in warnings:
+        messages.warning(request, warning)
+    return redirect("transfers:policy")
 
 
 @require_http_methods(["GET", "POST"])
@@ -453,48 +472,49 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _, change = services.policy_rule_save(
+            _, warnings = services.policy_change_propose(
                 actor=user,
-                rule_id=pk,
-                name=d["name"],
-                position=d["position"],
-                key_set_id=d["key_set"].pk if d.get("key_set") else None,
-                kind=d.get("kind") or "",
-                asset=d.get("asset") or "",
-                min_amount=d.get("min_amount"),
-                required_approvals=d["required_approvals"],
-                is_active=bool(d.get("is_active")),
+                action=PolicyChangeAction.RULE_UPDATE if pk else PolicyChangeAction.RULE_CREATE,
+                target_id=pk,
+                values={
+                    "name": d["name"],
+                    "position": d["position"],
+                    "key_set_id": d["key_set"].pk if d.get("key_set") else None,
+                    "kind": d.get("kind") or "",
+                    "asset": d.get("asset") or "",
+                    "min_amount": d.get("min_amount"),
+                    "required_approvals": d["required_approvals"],
+                    "is_active": bool(d.get("is_active")),
+                },
                 ip=_ip(request),
             )
         except services.PolicyRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(
-                request,
-                f"Policy saved (v{change.version}); {change.stale_requests} pending request(s) became stale.",
-            )
-            for warning in change.warnings:
-                messages.warning(request, warning)
-            return redirect("transfers:policy")
+            return _proposed(request, warnings)
     return render(
         request,
         "transfers/policy_form.html",
-        {"form": form, "title": "Edit rule" if rule else "New rule"},
+        {"form": form, "title": "Propose a rule change" if rule else "Propose a new rule"},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _propose_removal(request: HttpRequest, action: str, pk: int) -> HttpResponse:
+    user = _user(request)
+    try:
+        services.policy_change_propose(actor=user, action=action, target_id=pk, ip=_ip(request))
+    except services.PolicyRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, PROPOSED)
+    return redirect("transfers:policy")
 
 
 @require_POST
 @_guarded
 def policy_rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    try:
-        change = services.policy_rule_delete(actor=user, rule_id=pk, ip=_ip(request))
-    except services.PolicyRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Rule deleted (policy v{change.version}).")
-    return redirect("transfers:policy")
+    return _propose_removal(request, PolicyChangeAction.RULE_DELETE, pk)
 
 
 @require_http_methods(["GET", "POST"])
@@ -507,18 +527,20 @@ def policy_limit_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _, change = services.daily_limit_save(
-                actor=user, key_set_id=d["key_set"].pk, asset=d["asset"], limit=d["limit"], ip=_ip(request)
+            _, warnings = services.policy_change_propose(
+                actor=user,
+                action=PolicyChangeAction.LIMIT_SAVE,
+                values={"key_set_id": d["key_set"].pk, "asset": d["asset"], "limit": d["limit"]},
+                ip=_ip(request),
             )
         except services.PolicyRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Daily limit saved (policy v{change.version}).")
-            return redirect("transfers:policy")
+            return _proposed(request, warnings)
     return render(
         request,
         "transfers/policy_form.html",
-        {"form": form, "title": "Daily limit"},
+        {"form": form, "title": "Propose a daily limit"},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -526,11 +548,48 @@ def policy_limit_edit(request: HttpRequest) -> HttpResponse:
 @require_POST
 @_guarded
 def policy_limit_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    return _propose_removal(request, PolicyChangeAction.LIMIT_DELETE, pk)
+
+
+def _change_decide(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
     user = _user(request)
     try:
-        change = services.daily_limit_delete(actor=user, limit_id=pk, ip=_ip(request))
+        action(actor=user, change_id=pk, ip=_ip(request))
     except services.PolicyRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Daily limit removed (policy v{change.version}).")
+        messages.success(request, done)
     return redirect("transfers:policy")
+
+
+@require_POST
+@_guarded
+def policy_change_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    try:
+        _, change = services.policy_change_approve(actor=user, change_id=pk, ip=_ip(request))
+    except services.PolicyRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Change applied (policy v{change.version}); {change.stale_requests} pending request(s) "
+            "became stale.",
+        )
+        for warning in change.warnings:
+            messages.warning(request, warning)
+    return redirect("transfers:policy")
+
+
+@require_POST
+@_guarded
+def policy_change_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_decide(
+        request, pk, services.policy_change_reject, "Change rejected; the policy is unchanged."
+    )
+
+
+@require_POST
+@_guarded
+def policy_change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_decide(request, pk, services.policy_change_cancel, "Change cancelled.")

@@ -12,7 +12,8 @@ from tests.transfers.workflow_support import PASSWORD, member, new_request
 from transfers.models import Approval, Decision, PolicyRule, Status, TransferRequest
 from transfers.services import (
     DecisionRefused,
-    policy_rule_save,
+    policy_change_approve,
+    policy_change_propose,
     transfer_request_approve,
     transfer_request_cancel,
     transfer_request_reject,
@@ -207,8 +208,13 @@ def test_policy_version_change_makes_the_request_stale_at_decision(pending, bob)
     assert pending.status == Status.STALE
 
 
-def test_policy_change_through_the_service_stales_pending_requests(pending, bob, admin1):
-    policy_rule_save(actor=admin1, name="new", required_approvals=1)
+def test_policy_change_through_the_service_stales_pending_requests(pending, bob, admin1, admin2):
+    change, _ = policy_change_propose(
+        actor=admin1, action="rule_create", values={"name": "new", "required_approvals": 1}
+    )
+    pending.refresh_from_db()
+    assert pending.status == Status.PENDING  # a proposal alone changes nothing
+    policy_change_approve(actor=admin2, change_id=change.pk)
     pending.refresh_from_db()
     assert pending.status == Status.STALE
     assert "transfer.stale" in verbs(pending)

@@ -11,7 +11,14 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import PASSWORD, SUB1_UID, grant, member, new_request
-from transfers.models import AllowedRecipient, Approval, PolicyRule, Status, TransferRequest
+from transfers.models import (
+    AllowedRecipient,
+    Approval,
+    PolicyChangeRequest,
+    PolicyRule,
+    Status,
+    TransferRequest,
+)
 
 
 def client_for_user(user) -> Client:
@@ -379,7 +386,7 @@ def test_address_book_four_eyes_over_http(admin1, admin2, alice):
     )
 
 
-def test_policy_pages_for_admins_only(admin1, alice, pending):
+def test_policy_pages_for_admins_only(admin1, admin2, alice, pending):
     assert client_for_user(alice).get(reverse("transfers:policy")).status_code == 200
     assert client_for_user(alice).get(reverse("transfers:policy_rule_new")).status_code == 403
     c = client_for_user(admin1)
@@ -389,6 +396,12 @@ def test_policy_pages_for_admins_only(admin1, alice, pending):
         {"position": 10, "name": "big", "required_approvals": 2, "min_amount": "1000", "is_active": "on"},
     )
     assert response.status_code == 302
+    assert not PolicyRule.objects.exists()  # proposed only: a second administrator applies it
+    change = PolicyChangeRequest.objects.get()
+    assert csrf_post(c, reverse("transfers:policy_change_approve", args=[change.pk]), {}).status_code == 302
+    assert not PolicyRule.objects.exists()  # the proposer's own approval is refused
+    c2 = client_for_user(admin2)
+    assert csrf_post(c2, reverse("transfers:policy_change_approve", args=[change.pk]), {}).status_code == 302
     rule = PolicyRule.objects.get()
     assert rule.required_approvals == 2
     pending.refresh_from_db()

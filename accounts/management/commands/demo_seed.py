@@ -182,7 +182,7 @@ class Command(BaseCommand):
             key_sets = self.key_sets_ensure(admin=admin, admin2=admin2)
             self.grants_ensure(admin=admin, key_sets=key_sets)
             if workflow_available():
-                self.policy_ensure(admin=admin)
+                self.policy_ensure(admin=admin, admin2=admin2)
             if "exchange reads" in todo or "past transfers" in todo:
                 self.with_sandbox(lambda: self.exchange_steps(key_sets=key_sets, todo=todo))
         if not workflow_available():
@@ -324,21 +324,26 @@ class Command(BaseCommand):
                 actor=admin, key_set_id=key_set.pk, user=people["admin2"], can_view=True, can_approve=True
             )
 
-    def policy_ensure(self, *, admin: User) -> None:
-        """Default (no rule matches): one approval besides the requester. 10 000 USDT or more: two."""
-        from transfers.models import PolicyRule
-        from transfers.services import policy_rule_save
+    def policy_ensure(self, *, admin: User, admin2: User) -> None:
+        """Default (no rule matches): one approval besides the requester. 10 000 USDT or more: two.
+        admin proposes the rule, admin2 approves it: policy edits are four-eyes, as in the UI."""
+        from transfers.models import PolicyChangeAction, PolicyRule
+        from transfers.services import policy_change_approve, policy_change_propose
 
         if PolicyRule.objects.filter(name=LARGE_RULE_NAME).exists():
             return
-        policy_rule_save(
+        change, _ = policy_change_propose(
             actor=admin,
-            name=LARGE_RULE_NAME,
-            position=10,
-            asset="USDT",
-            min_amount=LARGE_AMOUNT,
-            required_approvals=2,
+            action=PolicyChangeAction.RULE_CREATE,
+            values={
+                "name": LARGE_RULE_NAME,
+                "position": 10,
+                "asset": "USDT",
+                "min_amount": LARGE_AMOUNT,
+                "required_approvals": 2,
+            },
         )
+        policy_change_approve(actor=admin2, change_id=change.pk)
 
     def exchange_steps(self, *, key_sets: dict[str, ApiKeySet], todo: list[str]) -> None:
         admin = User.objects.get(username="admin")
