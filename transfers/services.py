@@ -1038,20 +1038,9 @@ def policy_change_reject(*, actor: User, change_id: int, ip: str | None = None) 
         raise PolicyRefused(
             "A second administrator must decide a policy change you proposed; cancel it instead."
         )
-    before = _change_state(change)
-    change.status = PolicyChangeStatus.REJECTED
-    change.decided_by = actor
-    change.decided_at = timezone.now()
-    change.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        verb="policy.change_reject",
-        obj=change,
-        before=before,
-        after=_change_state(change),
-        ip=ip,
+    return _change_close(
+        change=change, status=PolicyChangeStatus.REJECTED, verb="policy.change_reject", actor=actor, ip=ip
     )
-    return change
 
 
 @transaction.atomic
@@ -1060,17 +1049,19 @@ def policy_change_cancel(*, actor: User, change_id: int, ip: str | None = None) 
     change = _change_lock_pending(change_id=change_id, actor=actor)
     if change.proposed_by_id != actor.pk:
         raise PolicyRefused("Only the administrator who proposed a change can cancel it (reject it instead).")
+    return _change_close(
+        change=change, status=PolicyChangeStatus.CANCELLED, verb="policy.change_cancel", actor=actor, ip=ip
+    )
+
+
+def _change_close(
+    *, change: PolicyChangeRequest, status: str, verb: str, actor: User, ip: str | None
+) -> PolicyChangeRequest:
+    """End a pending change without applying it (rejected or cancelled): one save, one audit event."""
     before = _change_state(change)
-    change.status = PolicyChangeStatus.CANCELLED
+    change.status = status
     change.decided_by = actor
     change.decided_at = timezone.now()
     change.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        verb="policy.change_cancel",
-        obj=change,
-        before=before,
-        after=_change_state(change),
-        ip=ip,
-    )
+    audit_record(actor=actor, verb=verb, obj=change, before=before, after=_change_state(change), ip=ip)
     return change
