@@ -754,17 +754,36 @@ def _policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> 
     rule = PolicyRule.objects.select_for_update().filter(pk=rule_id).first()
     if rule is None:
         raise PolicyRefused("No such rule: it was deleted after this change was proposed.")
-    before = _rule_state(rule)
-    version, staled = _policy_changed(actor=actor, reason=f"policy rule “{rule.name}” deleted", ip=ip)
+    return _policy_object_delete(
+        actor=actor,
+        obj=rule,
+        before=_rule_state(rule),
+        verb="policy.rule_delete",
+        reason=f"policy rule “{rule.name}” deleted",
+        ip=ip,
+    )
+
+
+def _policy_object_delete(
+    *,
+    actor: User,
+    obj: PolicyRule | DailyLimit,
+    before: dict[str, Any],
+    verb: str,
+    reason: str,
+    ip: str | None,
+) -> PolicyChange:
+    """Remove a rule or limit: bump the policy version, stale pending requests, audit, delete."""
+    version, staled = _policy_changed(actor=actor, reason=reason, ip=ip)
     audit_record(
         actor=actor,
-        verb="policy.rule_delete",
-        obj=rule,
+        verb=verb,
+        obj=obj,
         before=before,
         after={"deleted": True, "policy_version": version, "stale_requests": staled},
         ip=ip,
     )
-    rule.delete()
+    obj.delete()
     return PolicyChange(version=version, stale_requests=staled)
 
 
@@ -825,20 +844,14 @@ def _daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) ->
     obj = DailyLimit.objects.select_for_update().select_related("key_set").filter(pk=limit_id).first()
     if obj is None:
         raise PolicyRefused("No such limit: it was removed after this change was proposed.")
-    before = _limit_state(obj)
-    version, staled = _policy_changed(
-        actor=actor, reason=f"daily limit for {obj.asset} on {obj.key_set.label} removed", ip=ip
-    )
-    audit_record(
+    return _policy_object_delete(
         actor=actor,
-        verb="policy.limit_delete",
         obj=obj,
-        before=before,
-        after={"deleted": True, "policy_version": version, "stale_requests": staled},
+        before=_limit_state(obj),
+        verb="policy.limit_delete",
+        reason=f"daily limit for {obj.asset} on {obj.key_set.label} removed",
         ip=ip,
     )
-    obj.delete()
-    return PolicyChange(version=version, stale_requests=staled)
 
 
 def _limit_state(obj: DailyLimit) -> dict[str, Any]:
