@@ -83,7 +83,19 @@ class AllowedRecipient(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient_type", "account", "calling_code"], name="recipient_unique_account"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient_type__in=RecipientType.values), name="recipient_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RecipientStatus.values), name="recipient_status_valid"
+            ),
+            # A calling code belongs to a phone number and to nothing else (recipient_clean's rule).
+            models.CheckConstraint(
+                condition=(Q(recipient_type=RecipientType.PHONE) & ~Q(calling_code=""))
+                | (~Q(recipient_type=RecipientType.PHONE) & Q(calling_code="")),
+                name="recipient_calling_code_only_for_phone",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -106,7 +118,16 @@ class PolicyRule(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [models.CheckConstraint(condition=Q(required_approvals__gte=1), name="rule_needs_one")]
+        constraints = [
+            models.CheckConstraint(condition=Q(required_approvals__gte=1), name="rule_needs_one"),
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True) | Q(min_amount__gte=0),
+                name="rule_min_amount_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="") | Q(kind__in=TransferKind.values), name="rule_kind_valid_or_any"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}: {self.required_approvals} approval(s)"
@@ -120,7 +141,11 @@ class DailyLimit(models.Model):
     limit = models.DecimalField(**MONEY)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key_set", "asset"], name="daily_limit_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["key_set", "asset"], name="daily_limit_unique"),
+            # No zero ceiling: removing the limit is how "no limit" is said (_limit_clean refuses <= 0).
+            models.CheckConstraint(condition=Q(limit__gt=0), name="daily_limit_positive"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key_set}: {self.limit} {self.asset} / 24 h"
@@ -231,6 +256,18 @@ class TransferRequest(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["key_set", "asset", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_request_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="transfer_request_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=TransferKind.values), name="transfer_request_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(required_approvals__gte=1), name="transfer_request_needs_one_approval"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.amount} {self.asset} ({self.get_kind_display()})"
@@ -253,7 +290,8 @@ class Approval(models.Model):
     class Meta:
         ordering = ["created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_person")
+            models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_person"),
+            models.CheckConstraint(condition=Q(decision__in=Decision.values), name="approval_decision_valid"),
         ]
 
     def __str__(self) -> str:
@@ -293,6 +331,12 @@ class ExecutionAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AttemptKind.values), name="attempt_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=AttemptOutcome.values), name="attempt_outcome_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.request_id}: {self.outcome}"
@@ -332,7 +376,10 @@ class TransferRecord(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["key_set", "source", "exchange_id"], name="record_unique_exchange_id"
-            )
+            ),
+            models.CheckConstraint(condition=Q(source__in=RecordSource.values), name="record_source_valid"),
+            # Sync stores abs(amount) (older answers signed outgoing rows); zero is the exchange's to report.
+            models.CheckConstraint(condition=Q(amount__gte=0), name="record_amount_not_negative"),
         ]
 
     def __str__(self) -> str:
