@@ -39,7 +39,7 @@ def run(broker: str, count: int) -> None:
     from bingx.sandbox import SandboxServer
     from tests.factories import DEFAULT_PASSWORD, KeySetGrantFactory, UserFactory
     from transfers.models import Status, TransferRequest
-    from transfers.services import transfer_request_approve
+    from transfers.services.decisions import transfer_request_approve
 
     sandbox = SandboxServer(seed=str(SEED_PATH), port=0)
     sandbox.start()

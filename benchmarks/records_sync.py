@@ -97,7 +97,7 @@ def control(base_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_sync(key_sets: list[Any]) -> tuple[float, dict[str, dict[str, int]]]:
-    from transfers.records_sync import records_sync
+    from transfers.records.sync import records_sync
 
     totals: dict[str, dict[str, int]] = {}
     started = time.perf_counter()

@@ -1,10 +1,25 @@
-"""Shared fixtures. In CI (CI=true) a test that cannot get its real service fails instead of skipping."""
+"""Shared fixtures. In CI (CI=true) a test that cannot get its real service fails instead of skipping.
+
+The in-process sandbox exchange and its demo key sets are here because the transfers, worker and
+runtime tests all use them (tests/sandbox and tests/accounts have narrower ones of the same name).
+"""
+
+from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
+
+from accounts.models import ApiKeySet
+from bingx import Client
+from bingx.sandbox import SandboxServer
+from tests.transfers.execution_support import MAIN_UID, SEED_PATH, SUB1_UID, Sandbox, make_key_set
+from transfers import dispatch
 
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -45,3 +60,52 @@ def chromium_path() -> str:
     if not shutil.which(path):
         skip_or_fail(f"needs Debian's Chromium at {path} (apt-get install chromium)")
     return path
+
+
+# --- the sandbox exchange over HTTP, with demo key sets -------------------------------------------
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    server = SandboxServer(seed=SEED_PATH, port=0)
+    server.start()
+    Client.reset_time_offsets()
+    try:
+        yield Sandbox(server)
+    finally:
+        server.stop()
+        Client.reset_time_offsets()
+
+
+@pytest.fixture
+def limiter_dir(settings: Any, tmp_path: Path) -> Path:
+    """A private file-backed rate limiter, so tests never wait on each other's tokens."""
+    settings.RATE_LIMIT_URL = ""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, float]]:
+    """Record follow-up tasks instead of sending them: ("execute" | "reconcile", request id, countdown)."""
+    calls: list[tuple[str, int, float]] = []
+
+    def execute(*, request_id: int, countdown: float = 0) -> None:
+        calls.append(("execute", request_id, countdown))
+
+    def reconcile_(*, request_id: int, countdown: float = dispatch.RECONCILE_DELAY_S) -> None:
+        calls.append(("reconcile", request_id, countdown))
+
+    monkeypatch.setattr(dispatch, "transfer_execute_enqueue", execute)
+    monkeypatch.setattr(dispatch, "transfer_reconcile_enqueue", reconcile_)
+    return calls
+
+
+@pytest.fixture
+def main_key_set(db: None, sandbox: Sandbox) -> ApiKeySet:
+    return make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
+
+
+@pytest.fixture
+def sub1_key_set(db: None, sandbox: Sandbox, main_key_set: ApiKeySet) -> ApiKeySet:
+    return make_key_set(sandbox=sandbox, uid=SUB1_UID, label="demo sub 1", parent=main_key_set)

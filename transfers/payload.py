@@ -16,6 +16,8 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from transfers.policy import policy_version_current
+
 if TYPE_CHECKING:
     from accounts.models import ApiKeySet
     from transfers.models import TransferRequest
@@ -124,8 +126,6 @@ def payload_build(
         "client_id": str(client_id),
     }
     if policy_version is None:
-        from transfers.policy import policy_version_current
-
         policy_version = policy_version_current()
     payload["policy_version"] = int(policy_version)
     for name, typ in spec.items():

@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from accounts.access import Capability, users_with
 from accounts.models import ApiKeySet, User
-from transfers.models import DailyLimit, PolicyRule, PolicyState, Status, TransferRequest
+from transfers.models import (
+    DailyLimit,
+    PolicyChangeRequest,
+    PolicyChangeStatus,
+    PolicyRule,
+    PolicyState,
+    Status,
+    TransferRequest,
+)
 
 DEFAULT_REQUIRED_APPROVALS = 1
 DAILY_WINDOW = timedelta(hours=24)
@@ -103,3 +111,33 @@ class DailyUsage:
 def daily_usage(*, key_set: ApiKeySet, asset: str) -> DailyUsage:
     limit = daily_limit_for(key_set=key_set, asset=asset)
     return DailyUsage(limit=limit.limit if limit else None, used=daily_used(key_set=key_set, asset=asset))
+
+
+@dataclass(frozen=True)
+class PolicyOverview:
+    rules: QuerySet[PolicyRule]
+    limits: QuerySet[DailyLimit]
+    changes: QuerySet[PolicyChangeRequest]
+    recent_changes: list[PolicyChangeRequest]
+    state: PolicyState
+
+
+def policy_overview() -> PolicyOverview:
+    """What the policy page shows: rules in order, limits, pending and recently decided changes."""
+    return PolicyOverview(
+        rules=PolicyRule.objects.select_related("key_set").order_by("position", "id"),
+        limits=DailyLimit.objects.select_related("key_set").order_by("key_set__label", "asset"),
+        changes=PolicyChangeRequest.objects.filter(status=PolicyChangeStatus.PENDING)
+        .select_related("proposed_by")
+        .order_by("created_at", "id"),
+        recent_changes=list(
+            PolicyChangeRequest.objects.exclude(status=PolicyChangeStatus.PENDING)
+            .select_related("proposed_by", "decided_by")
+            .order_by("-decided_at", "-id")[:10]
+        ),
+        state=policy_state(),
+    )
+
+
+def policy_rule_get(*, pk: int) -> PolicyRule | None:
+    return PolicyRule.objects.filter(pk=pk).first()

@@ -1,4 +1,4 @@
-"""Who may receive an inner transfer, and the address book of allowed outside recipients.
+"""Who may receive an inner transfer (the address book's services are in transfers.services.address_book).
 
 The team's own accounts (the key set's family: its main account, the main's discovered
 sub-accounts, and the UIDs of every key set known here) are always allowed. Anyone else must be an
@@ -12,13 +12,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import QuerySet
 
-from accounts.access import ensure_admin
-from accounts.audit import audit_record
-from accounts.models import AccountKind, ApiKeySet, SubAccount, User
-from transfers.models import AllowedRecipient, RecipientStatus, RecipientType, Status, TransferRequest
+from accounts.models import AccountKind, ApiKeySet, SubAccount
+from transfers.models import AllowedRecipient, RecipientStatus, RecipientType
 
 _UID_RE = re.compile(r"^[0-9]{1,20}$")
 _PHONE_RE = re.compile(r"^[0-9]{4,20}$")
@@ -113,134 +110,10 @@ def recipient_check(*, key_set: ApiKeySet, recipient: CleanRecipient) -> Recipie
     return RecipientCheck(own_label=None, allowed=entry)
 
 
-# --- address-book services -----------------------------------------------------------------------
+def address_book_entries() -> QuerySet[AllowedRecipient]:
+    """Every entry, for the address-book page: pending first, then by label."""
+    return AllowedRecipient.objects.select_related("requested_by", "decided_by").order_by("status", "label")
 
 
-def _state(entry: AllowedRecipient) -> dict[str, object]:
-    return {
-        "label": entry.label,
-        "recipient_type": entry.recipient_type,
-        "account": entry.account,
-        "calling_code": entry.calling_code,
-        "status": entry.status,
-    }
-
-
-@transaction.atomic
-def recipient_request(
-    *,
-    actor: User,
-    label: str,
-    recipient_type: int | str,
-    account: str,
-    calling_code: str = "",
-    ip: str | None = None,
-) -> AllowedRecipient:
-    """An administrator proposes an outside recipient; it is usable only after a second one approves."""
-    ensure_admin(user=actor)
-    label = (label or "").strip()
-    if not label:
-        raise RecipientRefused("Give the recipient a label people will recognise.")
-    clean = recipient_clean(recipient_type=recipient_type, account=account, calling_code=calling_code)
-    existing = (
-        AllowedRecipient.objects.select_for_update()
-        .filter(recipient_type=clean.recipient_type, account=clean.account, calling_code=clean.calling_code)
-        .first()
-    )
-    before: dict[str, object] = {}
-    if existing is not None:
-        if existing.status in (RecipientStatus.PENDING, RecipientStatus.ACTIVE):
-            raise RecipientRefused(
-                f"This recipient is already in the address book ({existing.get_status_display()})."
-            )
-        before = _state(existing)
-        entry = existing
-        entry.label = label
-        entry.status = RecipientStatus.PENDING
-        entry.requested_by = actor
-        entry.decided_by = None
-        entry.decided_at = None
-        entry.save()
-    else:
-        try:
-            with transaction.atomic():
-                entry = AllowedRecipient.objects.create(
-                    label=label,
-                    recipient_type=clean.recipient_type,
-                    account=clean.account,
-                    calling_code=clean.calling_code,
-                    requested_by=actor,
-                )
-        except IntegrityError:
-            raise RecipientRefused("This recipient was just added by someone else.") from None
-    audit_record(actor=actor, verb="recipient.request", obj=entry, before=before, after=_state(entry), ip=ip)
-    return entry
-
-
-def _lock_pending(*, recipient_id: int, actor: User) -> AllowedRecipient:
-    ensure_admin(user=actor)
-    entry = AllowedRecipient.objects.select_for_update().filter(pk=recipient_id).first()
-    if entry is None:
-        raise RecipientRefused("No such address-book entry.")
-    if entry.status != RecipientStatus.PENDING:
-        raise RecipientRefused(f"This entry is not waiting for a decision ({entry.get_status_display()}).")
-    if entry.requested_by_id == actor.pk:
-        raise RecipientRefused("A second administrator must decide an entry you requested yourself.")
-    return entry
-
-
-@transaction.atomic
-def recipient_approve(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
-    before = _state(entry)
-    entry.status = RecipientStatus.ACTIVE
-    entry.decided_by = actor
-    entry.decided_at = timezone.now()
-    entry.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(actor=actor, verb="recipient.approve", obj=entry, before=before, after=_state(entry), ip=ip)
-    return entry
-
-
-@transaction.atomic
-def recipient_reject(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
-    before = _state(entry)
-    entry.status = RecipientStatus.REJECTED
-    entry.decided_by = actor
-    entry.decided_at = timezone.now()
-    entry.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(actor=actor, verb="recipient.reject", obj=entry, before=before, after=_state(entry), ip=ip)
-    return entry
-
-
-@transaction.atomic
-def recipient_remove(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    """Take an entry out of use at once (one administrator suffices); its pending requests become stale."""
-    ensure_admin(user=actor)
-    entry = AllowedRecipient.objects.select_for_update().filter(pk=recipient_id).first()
-    if entry is None:
-        raise RecipientRefused("No such address-book entry.")
-    if entry.status not in (RecipientStatus.ACTIVE, RecipientStatus.PENDING):
-        raise RecipientRefused(f"This entry is not in use ({entry.get_status_display()}).")
-    before = _state(entry)
-    entry.status = RecipientStatus.REMOVED
-    entry.decided_by = actor
-    entry.decided_at = timezone.now()
-    entry.save(update_fields=["status", "decided_by", "decided_at"])
-    from transfers.services import requests_mark_stale
-
-    staled = requests_mark_stale(
-        requests=TransferRequest.objects.filter(recipient=entry, status=Status.PENDING),
-        actor=actor,
-        reason=f"address-book entry “{entry.label}” removed",
-        ip=ip,
-    )
-    audit_record(
-        actor=actor,
-        verb="recipient.remove",
-        obj=entry,
-        before=before,
-        after={**_state(entry), "stale_requests": staled},
-        ip=ip,
-    )
-    return entry
+def address_book_active() -> QuerySet[AllowedRecipient]:
+    return AllowedRecipient.objects.filter(status=RecipientStatus.ACTIVE)

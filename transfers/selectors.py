@@ -11,8 +11,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import ADMIN_GROUP, Capability, key_sets_for, user_can
-from accounts.exchange import client_for, exchange_problem
 from accounts.models import ApiKeySet, AuditEvent, BalanceSnapshot, User
+from exchange.clients import client_for
+from exchange.problems import exchange_problem
+from transfers.kinds import KIND_NEEDS, key_set_usable_for
 from transfers.models import (
     Approval,
     Decision,
@@ -29,7 +31,6 @@ from transfers.payload import (
     payload_verify,
 )
 from transfers.policy import daily_usage, eligible_approvers, policy_version_current
-from transfers.services import KIND_NEEDS, key_set_usable_for
 
 AUDITOR_GROUPS = (ADMIN_GROUP, "viewer")
 

@@ -1,17 +1,28 @@
 """Celery tasks: thin interfaces that take ids and call one service.
 
 Celery delivers at least once, so every service here is safe to run twice (the claim, conditional
-updates). Late acks: a worker that dies mid-task leaves the message to be redelivered (Redis) or the
-request to the sweeper (filesystem broker, where unacked messages die with the worker).
+updates, upserts by exchange id). Late acks: a worker that dies mid-task leaves the message to be
+redelivered (Redis) or the request to the sweeper (filesystem broker, where unacked messages die
+with the worker). Tasks are enqueued only through `transfers.dispatch`.
 """
+
+from __future__ import annotations
+
+import logging
 
 from celery import shared_task
 
-# Autodiscovery imports only `<app>.tasks`; the other task modules of this app register from here.
-from transfers import tasks_sync, tasks_workflow  # noqa: F401  (records sync, request expiry)
-from transfers.execution import transfer_execute
-from transfers.reconcile import transfer_reconcile
-from transfers.sweeper import transfers_sweep
+from transfers.execution.execute import transfer_execute
+from transfers.execution.reconcile import transfer_reconcile
+from transfers.execution.sweep import transfers_sweep
+from transfers.records.sync import SyncRefused, records_sync, records_sync_all
+from transfers.services.requests import transfer_requests_expire
+
+logger = logging.getLogger(__name__)
+
+# A first sync of a busy account reads many pages at 2 to 10 calls/s; far longer than an execution task.
+SYNC_SOFT_LIMIT_S = 900
+SYNC_HARD_LIMIT_S = 960
 
 
 @shared_task(acks_late=True, queue="exchange", soft_time_limit=45, time_limit=60, ignore_result=True)
@@ -27,3 +38,39 @@ def transfer_reconcile_task(request_id: int) -> None:
 @shared_task(acks_late=True, soft_time_limit=25, time_limit=30, ignore_result=True)
 def transfers_sweep_task() -> None:
     transfers_sweep()
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, ignore_result=True)
+def transfer_requests_expire_task() -> int:
+    return transfer_requests_expire()
+
+
+@shared_task(
+    acks_late=True,
+    max_retries=0,
+    soft_time_limit=SYNC_SOFT_LIMIT_S,
+    time_limit=SYNC_HARD_LIMIT_S,
+    ignore_result=True,
+)
+def records_sync_task(key_set_id: int) -> None:
+    try:
+        report = records_sync(key_set_id=int(key_set_id))
+    except SyncRefused as exc:
+        logger.warning("records of key set %s not synced: %s", key_set_id, exc)
+        return
+    logger.info(
+        "records of key set %s synced: fetched=%s inserted=%s updated=%s matched=%s flagged=%s in %.1fs",
+        key_set_id,
+        report.fetched,
+        report.inserted,
+        report.updated,
+        report.matched,
+        report.flagged,
+        report.seconds,
+    )
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=25, time_limit=30, ignore_result=True)
+def records_sync_all_task() -> int:
+    """Enqueue a records sync for every active key set; returns how many were enqueued."""
+    return records_sync_all()

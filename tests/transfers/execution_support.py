@@ -1,23 +1,23 @@
-"""Fixtures and helpers for the execution, reconciliation and sweeper tests (service level and with
-real workers): the sandbox exchange over HTTP, demo key sets, approved requests and journal checks."""
+"""Helpers for the execution, reconciliation and sweeper tests (service level and with real workers):
+the sandbox exchange over HTTP, demo key sets, approved requests and journal checks. The fixtures
+built on them are in tests/conftest.py."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from django.utils import timezone
 
 from accounts.models import AccountKind, ApiKeySet, KeySetStatus
-from bingx import Client
+from bingx import endpoints
 from bingx.sandbox import SandboxServer
 from tests.factories import ApiKeySetFactory, UserFactory
 from transfers.models import Approval, Decision, Status, TransferKind, TransferRequest
@@ -28,10 +28,10 @@ SEED_PATH = Path(__file__).resolve().parents[2] / "bingx" / "sandbox" / "seeds" 
 SEED: dict[str, Any] = json.loads(SEED_PATH.read_text())
 MAIN_UID, SUB1_UID, SUB2_UID, EXTERNAL_UID = 10000001, 10000002, 10000003, 10000009
 
-INNER_APPLY = "/openApi/wallets/v1/capital/innerTransfer/apply"
-WALLET_TRANSFER = "/openApi/api/asset/v1/transfer"
-SUB_INNER_APPLY = "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply"
-FAMILY_TRANSFER = "/openApi/account/transfer/v1/subAccount/transferAsset"
+INNER_APPLY = endpoints.INNER_TRANSFER_APPLY.path
+WALLET_TRANSFER = endpoints.ASSET_TRANSFER.path
+SUB_INNER_APPLY = endpoints.SUB_INNER_TRANSFER_APPLY.path
+FAMILY_TRANSFER = endpoints.SUB_TRANSFER_ASSET.path
 APPLY_PATHS = (INNER_APPLY, WALLET_TRANSFER, SUB_INNER_APPLY, FAMILY_TRANSFER)
 
 
@@ -66,46 +66,6 @@ class Sandbox:
         return [c for c in self.calls(path) if c["applied"]]
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    server = SandboxServer(seed=SEED_PATH, port=0)
-    server.start()
-    Client.reset_time_offsets()
-    try:
-        yield Sandbox(server)
-    finally:
-        server.stop()
-        Client.reset_time_offsets()
-
-
-@pytest.fixture
-def limiter_dir(settings: Any, tmp_path: Path) -> Path:
-    """A private file-backed rate limiter, so tests never wait on each other's tokens."""
-    settings.RATE_LIMIT_URL = ""
-    settings.VAR_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, float]]:
-    """Record follow-up tasks instead of sending them: ("execute" | "reconcile", request id, countdown)."""
-    from transfers import execution, reconcile, sweeper
-
-    calls: list[tuple[str, int, float]] = []
-
-    def execute(*, request_id: int, countdown: float = 0) -> None:
-        calls.append(("execute", request_id, countdown))
-
-    def reconcile_(*, request_id: int, countdown: float = execution.RECONCILE_DELAY_S) -> None:
-        calls.append(("reconcile", request_id, countdown))
-
-    for module in (execution, reconcile, sweeper):
-        if hasattr(module, "enqueue_execute"):
-            monkeypatch.setattr(module, "enqueue_execute", execute)
-        monkeypatch.setattr(module, "enqueue_reconcile", reconcile_)
-    return calls
-
-
 def make_key_set(
     *, sandbox: Sandbox, uid: int, label: str | None = None, parent: ApiKeySet | None = None
 ) -> ApiKeySet:
@@ -120,16 +80,6 @@ def make_key_set(
         api_key=api_key,
         secret=secret,
     )
-
-
-@pytest.fixture
-def main_key_set(db: None, sandbox: Sandbox) -> ApiKeySet:
-    return make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
-
-
-@pytest.fixture
-def sub1_key_set(db: None, sandbox: Sandbox, main_key_set: ApiKeySet) -> ApiKeySet:
-    return make_key_set(sandbox=sandbox, uid=SUB1_UID, label="demo sub 1", parent=main_key_set)
 
 
 def payload_for(
@@ -224,7 +174,3 @@ def applied_for(sandbox: Sandbox, req: TransferRequest) -> list[dict[str, Any]]:
         ):
             out.append(call)
     return out
-
-
-# Star-importing this module brings in the fixtures; helpers are imported by name.
-__all__ = ["enqueued", "limiter_dir", "main_key_set", "sandbox", "sub1_key_set"]

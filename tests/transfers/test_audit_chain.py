@@ -6,9 +6,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.models import AuditEvent
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import PASSWORD, new_request
-from transfers.services import transfer_request_approve, transfer_request_cancel
+from transfers.services.decisions import transfer_request_approve
+from transfers.services.requests import transfer_request_cancel
 
 
 def test_command_reports_an_intact_chain(pending, bob, capsys):

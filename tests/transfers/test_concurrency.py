@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import PASSWORD, grant, member, new_request
 from transfers.models import Approval, DailyLimit, PolicyRule, Status, TransferRequest
-from transfers.services import DecisionRefused, RequestRefused, transfer_request_approve
+from transfers.refusals import DecisionRefused, RequestRefused
+from transfers.services.decisions import transfer_request_approve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -2,10 +2,9 @@
 
 from django.core import mail
 
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import PASSWORD, grant, member, new_request
 from transfers.models import PolicyRule
-from transfers.services import transfer_request_approve, transfer_request_reject
+from transfers.services.decisions import transfer_request_approve, transfer_request_reject
 
 
 def test_approvers_are_emailed_when_a_request_waits(
@@ -26,7 +25,7 @@ def test_approvers_are_emailed_when_a_request_waits(
 def test_nothing_is_sent_when_submission_is_refused(alice, key_set, django_capture_on_commit_callbacks):
     import pytest
 
-    from transfers.services import RequestRefused
+    from transfers.refusals import RequestRefused
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RequestRefused):
         new_request(requester=alice, key_set=key_set, amount="-1")

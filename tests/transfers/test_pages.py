@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import PASSWORD, SUB1_UID, grant, member, new_request
 from transfers.models import (
     AllowedRecipient,
@@ -165,7 +164,7 @@ def test_status_partial_asks_for_refresh_when_status_moved(pending, alice, bob):
     assert response.status_code == 200
     assert "HX-Refresh" not in response
     assert "every 3s" in response.content.decode()
-    from transfers.services import transfer_request_approve
+    from transfers.services.decisions import transfer_request_approve
 
     transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
     response = c.get(url, {"shown": "pending"})
@@ -326,7 +325,7 @@ def test_history_filters_and_csv(alice, bob, key_set):
 
 
 def test_history_csv_neutralises_formulas(alice, key_set):
-    from transfers.services import transfer_request_create
+    from transfers.services.requests import transfer_request_create
 
     transfer_request_create(
         requester=alice,

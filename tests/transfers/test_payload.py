@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import MAIN_UID, SUB1_UID
 from transfers.payload import (
     PayloadError,

@@ -3,7 +3,6 @@
 from django.test import Client
 from django.urls import reverse
 
-from tests.transfers.workflow_support import *  # noqa: F403
 from tests.transfers.workflow_support import member
 
 

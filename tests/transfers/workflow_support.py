@@ -1,21 +1,17 @@
-"""Fixtures and helpers for the approval-workflow tests (services, pages, emails, concurrency).
-
-Imported explicitly by the workflow test modules (`from tests.transfers.workflow_support import *`),
-so nothing here changes other tests in this folder.
-"""
+"""Helpers for the approval-workflow tests (services, pages, emails, concurrency); the fixtures built on
+them (people, key sets, a pending request) are in tests/transfers/conftest.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import Group
 
 from accounts.models import AccountKind, ApiKeySet, SubAccount, User
 from tests.factories import DEFAULT_PASSWORD, ApiKeySetFactory, KeySetGrantFactory, UserFactory
 from transfers.models import TransferKind, TransferRequest
-from transfers.services import transfer_request_create
+from transfers.services.requests import transfer_request_create
 
 MAIN_UID, SUB1_UID, SUB2_UID, EXTERNAL_UID = 10000001, 10000002, 10000003, 10000009
 PASSWORD = DEFAULT_PASSWORD
@@ -27,36 +23,6 @@ def member(username: str, *roles: str, **extra: Any) -> User:
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])  # transaction tests flush migrated groups
     return user
-
-
-@pytest.fixture
-def alice(db: None) -> User:
-    return member("alice", "requester", "approver")
-
-
-@pytest.fixture
-def bob(db: None) -> User:
-    return member("bob", "approver")
-
-
-@pytest.fixture
-def carol(db: None) -> User:
-    return member("carol", "approver")
-
-
-@pytest.fixture
-def admin1(db: None) -> User:
-    return member("admin1", "administrator", is_staff=True)
-
-
-@pytest.fixture
-def admin2(db: None) -> User:
-    return member("admin2", "administrator", is_staff=True)
-
-
-@pytest.fixture
-def stranger(db: None) -> User:
-    return member("stranger", "approver")
 
 
 def make_main_key_set(**extra: Any) -> ApiKeySet:
@@ -76,31 +42,6 @@ def make_main_key_set(**extra: Any) -> ApiKeySet:
 
 def grant(key_set: ApiKeySet, user: User, *, request: bool = False, approve: bool = False) -> None:
     KeySetGrantFactory(key_set=key_set, user=user, can_view=True, can_request=request, can_approve=approve)
-
-
-@pytest.fixture
-def key_set(alice: User, bob: User, carol: User) -> ApiKeySet:
-    """A main key set: alice may request and approve, bob and carol approve."""
-    ks = make_main_key_set()
-    grant(ks, alice, request=True, approve=True)
-    grant(ks, bob, approve=True)
-    grant(ks, carol, approve=True)
-    return ks
-
-
-@pytest.fixture
-def sub_key_set(key_set: ApiKeySet, alice: User, bob: User) -> ApiKeySet:
-    ks = ApiKeySetFactory(
-        label="Sub one",
-        uid=SUB1_UID,
-        permissions=[2, 4, 7],
-        base_url=UNREACHABLE_URL,
-        account_kind=AccountKind.SUB,
-        parent=key_set,
-    )
-    grant(ks, alice, request=True)
-    grant(ks, bob, approve=True)
-    return ks
 
 
 def inner_fields(account: int | str = SUB1_UID, **extra: Any) -> dict[str, Any]:
@@ -126,18 +67,3 @@ def new_request(
         amount=Decimal(amount),
         fields=fields,
     )
-
-
-@pytest.fixture
-def pending(alice: User, key_set: ApiKeySet) -> TransferRequest:
-    return new_request(requester=alice, key_set=key_set)
-
-
-@pytest.fixture
-def executed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record execution enqueues instead of sending them to a broker."""
-    from transfers.tasks import transfer_execute_task
-
-    calls: list[int] = []
-    monkeypatch.setattr(transfer_execute_task, "delay", lambda pk: calls.append(pk))
-    return calls

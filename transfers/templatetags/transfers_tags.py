@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from transfers.selectors import destination_text
+
 register = template.Library()
 
 
@@ -34,8 +36,6 @@ def kind_short(kind: str) -> str:
 @register.filter
 def destination(req: Any) -> str:
     """Where the money goes, in words (own wallet spot, UID 10000002, sub-account 10000003 · funding)."""
-    from transfers.selectors import destination_text
-
     return destination_text(req)
 
 

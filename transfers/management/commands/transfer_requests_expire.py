@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from transfers.services import transfer_requests_expire
+from transfers.services.requests import transfer_requests_expire
 
 
 class Command(BaseCommand):

@@ -1,0 +1,56 @@
+"""The one place work is handed to Celery workers.
+
+Services call these; nothing else enqueues. Tasks are looked up by name in the Celery app's registry
+rather than imported, because the task modules import the services (tasks are thin interfaces over
+them): importing them back from here would make a cycle. Callers schedule these with
+`transaction.on_commit(..., robust=True)`, so a message never leaves before the row it points to is
+committed, and a broker outage never undoes a committed change (the request table is the outbox and
+the sweeper re-enqueues what was lost).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+
+EXECUTE = "transfers.tasks.transfer_execute_task"
+RECONCILE = "transfers.tasks.transfer_reconcile_task"
+RECORDS_SYNC = "transfers.tasks.records_sync_task"
+BALANCES_SYNC = "accounts.tasks.balances_sync_task"
+
+RECONCILE_DELAY_S = 2.0  # the exchange's records lag its answers by a moment
+
+
+def _task(name: str) -> Any:
+    return current_app.tasks[name]
+
+
+def transfer_execute_enqueue(*, request_id: int, countdown: float = 0) -> None:
+    """Execute an approved request (now, or after `countdown` s: a rate-limit slot, a retry)."""
+    if countdown > 0:
+        _task(EXECUTE).apply_async((request_id,), countdown=countdown)
+    else:
+        _task(EXECUTE).delay(request_id)
+
+
+def transfer_reconcile_enqueue(*, request_id: int, countdown: float = RECONCILE_DELAY_S) -> None:
+    """Look an UNKNOWN request up in the exchange's records after `countdown` s."""
+    _task(RECONCILE).apply_async((request_id,), countdown=max(0.0, countdown))
+
+
+def records_sync_enqueue(*, key_set_id: int) -> None:
+    _task(RECORDS_SYNC).delay(key_set_id)
+
+
+def balances_sync_enqueue(*, key_set_id: int, countdown: float = 0) -> None:
+    _task(BALANCES_SYNC).apply_async((key_set_id,), countdown=max(0.0, countdown))
+
+
+__all__ = [
+    "RECONCILE_DELAY_S",
+    "balances_sync_enqueue",
+    "records_sync_enqueue",
+    "transfer_execute_enqueue",
+    "transfer_reconcile_enqueue",
+]

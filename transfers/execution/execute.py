@@ -1,0 +1,416 @@
+"""Executing an approved transfer on BingX exactly once.
+
+Celery delivers at least once; exactly-once comes from the database and the exchange:
+
+1. Claim APPROVED → SUBMITTING with one conditional UPDATE. A duplicate delivery, a second worker
+   or a finished request finds nothing to claim and returns. No row lock is held over the network.
+2. Re-check (payload hash, approvals, key set, policy version: `checks.refusal_reason`) outside any
+   transaction; a refusal ends the request FAILED with nothing sent.
+3. Call the endpoint for the kind (`plan.plan_call`; a shared rate-limit token is taken by the
+   client's `before_request` hook; inner transfers carry the request's client id as `transferClientId`).
+4. Record the outcome in its own transaction through `lifecycle.transition`: one ExecutionAttempt per
+   HTTP attempt and one audit event. Rejections that prove nothing moved and whose cause passes (rate
+   limit, clock skew, transport failure before sending) release the claim back to APPROVED and
+   re-enqueue with a countdown; `Ambiguous` (or anything unexpected once the call started) → UNKNOWN
+   and reconciliation. A money-moving POST is never re-sent after an ambiguous outcome.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+from exchange import ratelimit
+from exchange.clients import client_for
+
+import bingx
+from accounts.crypto import SecretUnavailable
+from accounts.models import ApiKeySet, KeySetStatus
+from bingx.errors import RATE_LIMIT_CODES, TIMESTAMP_CODES
+from transfers import dispatch
+from transfers.execution.attempts import CallRecorder, attempt_rows, code_text, message_text
+from transfers.execution.checks import refusal_reason
+from transfers.execution.plan import SEND_ENDPOINTS, PlannedCall, plan_call
+from transfers.lifecycle import transition
+from transfers.models import (
+    AttemptKind,
+    AttemptOutcome,
+    ExecutionAttempt,
+    Status,
+    TransferKind,
+    TransferRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_NOT_SENT = 5  # transport failures before sending; then FAILED (the exchange stays unreachable)
+MAX_RATE_LIMITED = 20  # 100410 answers; each one proves nothing moved
+MAX_TIMESTAMP_RETRIES = 1  # a clock rejection after the client's own resync gets one more later try
+TIMESTAMP_RETRY_S = 2.0
+BALANCES_REFRESH_COALESCE_S = 3
+IN_FLIGHT = (Status.SUBMITTING, Status.UNKNOWN)
+
+Rows = Callable[..., list[ExecutionAttempt]]
+
+
+def transfer_execute(*, request_id: int) -> None:
+    """Execute one approved request at most once on BingX (see the module docstring)."""
+    now = timezone.now()
+    claimed = TransferRequest.objects.filter(pk=request_id, status=Status.APPROVED)
+    req = claimed.select_related("key_set").first()
+    if req is None or not transition(
+        request=req,
+        from_statuses=(Status.APPROVED,),
+        to_status=Status.SUBMITTING,
+        verb=None,  # the claim is bookkeeping; the outcome below is the audited event
+        changes={"submitted_at": now},
+    ):
+        logger.info("request %s: nothing to claim (duplicate delivery, other worker, or done)", request_id)
+        return
+    started_at = timezone.now()
+
+    reason = refusal_reason(req)
+    planned: PlannedCall | None = None
+    if reason is None:
+        try:
+            planned = plan_call(req)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            reason = f"The approved payload cannot be turned into a BingX call ({exc}); nothing was sent."
+    if reason is not None or planned is None:
+        _refuse(req=req, reason=reason or "refused", started_at=started_at)
+        return
+
+    try:
+        client = client_for(key_set=req.key_set)
+    except SecretUnavailable as exc:
+        _refuse(
+            req=req,
+            reason=f"The key set's secret cannot be decrypted: {exc} Nothing was sent.",
+            started_at=started_at,
+            planned=planned,
+        )
+        return
+    recorder = CallRecorder(downstream=client.on_response)
+    client.on_response = recorder
+
+    exchange_id = ""
+    error: BaseException | None = None
+    try:
+        exchange_id = planned.send(client)
+    except ratelimit.RateLimitUnavailable as exc:
+        # The limiter said no before this HTTP attempt was sent: give the request back, come later.
+        if recorder.calls:  # an earlier attempt was a timestamp rejection the client retried
+            attempts = _rows(req=req, planned=planned, calls=recorder.calls, started_at=started_at)(
+                final_outcome=AttemptOutcome.REJECTED, finished_at=timezone.now()
+            )
+            _retry(req=req, attempts=attempts, countdown=exc.retry_in, verb="transfer.execute.clock_retry")
+        else:
+            _release(req=req, countdown=exc.retry_in, reason=str(exc))
+        return
+    except BaseException as exc:  # every outcome is recorded, even a time limit or a bug
+        error = exc
+    finally:
+        client.close()
+    rows = _rows(req=req, planned=planned, calls=recorder.calls, started_at=started_at, error=error)
+    _record(
+        req=req,
+        planned=planned,
+        rows=functools.partial(rows, finished_at=timezone.now()),
+        error=error,
+        exchange_id=exchange_id,
+    )
+    if error is not None and not isinstance(error, Exception):
+        raise error  # SystemExit / KeyboardInterrupt after recording
+
+
+# -- outcomes ------------------------------------------------------------------------------------
+
+
+def _rows(
+    *,
+    req: TransferRequest,
+    planned: PlannedCall,
+    calls: list[bingx.CallInfo],
+    started_at: datetime,
+    error: BaseException | None = None,
+) -> Rows:
+    # Every outcome records the same call; only the outcome (and the exchange id) differs.
+    return functools.partial(
+        attempt_rows,
+        req=req,
+        endpoint=planned.endpoint,
+        params=planned.params,
+        calls=calls,
+        started_at=started_at,
+        error=error,
+    )
+
+
+def _conclude(
+    *,
+    req: TransferRequest,
+    to_status: str,
+    verb: str,
+    attempts: list[ExecutionAttempt],
+    changes: dict[str, Any],
+    from_statuses: tuple[str, ...] = IN_FLIGHT,
+    on_commit: Callable[[], None] | None = None,
+) -> None:
+    moved = transition(
+        request=req,
+        from_statuses=from_statuses,
+        to_status=to_status,
+        verb=verb,
+        changes=changes,
+        attempts=attempts,
+        on_commit=on_commit,
+    )
+    if not moved:
+        logger.warning("request %s: outcome %s not applied, status already changed", req.pk, verb)
+
+
+def _refuse(
+    *, req: TransferRequest, reason: str, started_at: datetime, planned: PlannedCall | None = None
+) -> None:
+    finished = timezone.now()
+    attempts = attempt_rows(
+        req=req,
+        endpoint=planned.endpoint if planned else SEND_ENDPOINTS[TransferKind(req.kind)].path,
+        params=planned.params if planned else {},
+        calls=[],
+        final_outcome=AttemptOutcome.REFUSED,
+        started_at=started_at,
+        finished_at=finished,
+        message=reason,
+    )
+    _conclude(
+        req=req,
+        from_statuses=(Status.SUBMITTING,),
+        to_status=Status.FAILED,
+        verb="transfer.execute.refused",
+        attempts=attempts,
+        changes={"failure_code": "refused", "failure_message": reason, "completed_at": finished},
+    )
+
+
+def _release(*, req: TransferRequest, countdown: float, reason: str) -> None:
+    """Back to APPROVED (nothing was sent by this execution) and try again after `countdown` s.
+
+    From UNKNOWN too: the sweeper may have judged a slow execution stuck; only this execution could
+    have sent anything, and it did not."""
+    transition(
+        request=req,
+        from_statuses=IN_FLIGHT,
+        to_status=Status.APPROVED,
+        verb=None,
+        changes={"submitted_at": None},
+        on_commit=lambda: dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=countdown),
+    )
+    logger.info("request %s: not sent (%s); retrying in %.1f s", req.pk, reason, countdown)
+
+
+def _retry(*, req: TransferRequest, attempts: list[ExecutionAttempt], countdown: float, verb: str) -> None:
+    """Nothing moved and the cause passes: back to APPROVED, execute again after `countdown` s."""
+    _conclude(
+        req=req,
+        to_status=Status.APPROVED,
+        verb=verb,
+        attempts=attempts,
+        changes={"submitted_at": None},
+        on_commit=lambda: dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=countdown),
+    )
+
+
+def _prior_attempts(req: TransferRequest) -> Any:
+    return ExecutionAttempt.objects.filter(request=req, kind=AttemptKind.SUBMIT)
+
+
+def _record(
+    *, req: TransferRequest, planned: PlannedCall, rows: Rows, error: BaseException | None, exchange_id: str
+) -> None:
+    """Classify the outcome of the call and apply it (one transition)."""
+    if error is None:
+        _succeeded(req=req, rows=rows, exchange_id=exchange_id)
+        return
+    if isinstance(error, bingx.NotSent):
+        _not_sent(req=req, rows=rows, error=error)
+        return
+    # A rate limit or a clock rejection proves nothing moved: retry within bounds, else fail below.
+    retried = False
+    if isinstance(error, bingx.RateLimited):
+        retried = _rate_limited(req=req, planned=planned, rows=rows, error=error)
+    elif isinstance(error, bingx.TimestampError):
+        retried = _clock_retry(req=req, rows=rows)
+    if retried:
+        return
+    if isinstance(error, bingx.Rejected):
+        _rejected(req=req, rows=rows, error=error)
+        return
+    _ambiguous(req=req, rows=rows, error=error)
+
+
+def _succeeded(*, req: TransferRequest, rows: Rows, exchange_id: str) -> None:
+    _conclude(
+        req=req,
+        to_status=Status.SUCCEEDED,
+        verb="transfer.execute.succeeded",
+        attempts=rows(final_outcome=AttemptOutcome.SUCCEEDED, exchange_id=exchange_id),
+        changes={
+            "exchange_id": exchange_id,
+            "completed_at": timezone.now(),
+            "needs_attention": False,
+            "failure_code": "",
+            "failure_message": "",
+        },
+        # Money moved: show the new balances without waiting for the periodic sync.
+        on_commit=lambda: balances_refresh_enqueue(req=req),
+    )
+
+
+def _not_sent(*, req: TransferRequest, rows: Rows, error: bingx.NotSent) -> None:
+    failures = _prior_attempts(req).filter(outcome=AttemptOutcome.NOT_SENT).count() + 1
+    attempts = rows(final_outcome=AttemptOutcome.NOT_SENT)
+    if failures < MAX_NOT_SENT:
+        _retry(
+            req=req, attempts=attempts, countdown=min(60.0, 2.0**failures), verb="transfer.execute.not_sent"
+        )
+        return
+    message = (
+        f"BingX could not be reached {failures} times ({error.message}); nothing was sent. "
+        "Submit a new request once the exchange is reachable."
+    )
+    _conclude(
+        req=req,
+        to_status=Status.FAILED,
+        verb="transfer.execute.failed",
+        attempts=attempts,
+        changes={"failure_code": "not_sent", "failure_message": message, "completed_at": timezone.now()},
+    )
+
+
+def _rate_limited(
+    *, req: TransferRequest, planned: PlannedCall, rows: Rows, error: bingx.RateLimited
+) -> bool:
+    """Block the endpoint for every process and retry when BingX allows; False past the bound."""
+    wait_ms = ratelimit.block(
+        scope=ratelimit.scope_for(uid=req.key_set.uid, key_set_id=req.key_set_id),
+        path=planned.endpoint,
+        retry_in_ms=error.retry_in_ms,
+        retry_after_ms=error.retry_after_ms,
+    )
+    limited = _prior_attempts(req).filter(bingx_code__in=[str(c) for c in RATE_LIMIT_CODES]).count() + 1
+    if limited >= MAX_RATE_LIMITED:
+        return False
+    _retry(
+        req=req,
+        attempts=rows(final_outcome=AttemptOutcome.REJECTED),
+        countdown=wait_ms / 1000 + 0.05,
+        verb="transfer.execute.rate_limited",
+    )
+    return True
+
+
+def _clock_retry(*, req: TransferRequest, rows: Rows) -> bool:
+    """The client already resynced server time once inside this call; give the clock a moment, once."""
+    earlier = _prior_attempts(req).filter(bingx_code__in=[str(c) for c in TIMESTAMP_CODES]).exists()
+    if earlier:
+        return False
+    _retry(
+        req=req,
+        attempts=rows(final_outcome=AttemptOutcome.REJECTED),
+        countdown=TIMESTAMP_RETRY_S,
+        verb="transfer.execute.clock_retry",
+    )
+    return True
+
+
+def _rejected(*, req: TransferRequest, rows: Rows, error: bingx.Rejected) -> None:
+    code = (
+        str(error.code)
+        if error.code is not None
+        else (f"HTTP {error.http_status}" if error.http_status else "")
+    )
+    _conclude(
+        req=req,
+        to_status=Status.FAILED,
+        verb="transfer.execute.failed",
+        attempts=rows(final_outcome=AttemptOutcome.REJECTED),
+        changes={
+            "failure_code": code[:32],
+            "failure_message": rejection_message(error),
+            "completed_at": timezone.now(),
+        },
+    )
+
+
+def _ambiguous(*, req: TransferRequest, rows: Rows, error: BaseException) -> None:
+    """Ambiguous, or anything unexpected once the call may have started (time limit, bug): the
+    transfer may have happened. Never re-send; find out from the exchange's records."""
+    if not isinstance(error, Exception):  # worker shutdown or time limit: expected, no traceback
+        logger.warning("request %s: execution interrupted (%s); reconciling", req.pk, type(error).__name__)
+    elif not isinstance(error, bingx.Ambiguous):
+        logger.error("request %s: unexpected error during the BingX call", req.pk, exc_info=error)
+    _conclude(
+        req=req,
+        from_statuses=(Status.SUBMITTING,),
+        to_status=Status.UNKNOWN,
+        verb="transfer.execute.unknown",
+        attempts=rows(final_outcome=AttemptOutcome.AMBIGUOUS),
+        changes={
+            "failure_code": code_text(error)[:32],
+            "failure_message": f"Outcome unknown: {message_text(error)}. Reconciling with BingX's records.",
+        },
+        on_commit=lambda: dispatch.transfer_reconcile_enqueue(request_id=req.pk),
+    )
+
+
+def rejection_message(error: bingx.Rejected) -> str:
+    """A sentence for people, with BingX's own words at the end."""
+    said = f" BingX said: “{error.message}”." if error.message else ""
+    if isinstance(error, bingx.InsufficientBalance):
+        head = "Insufficient balance on BingX for this transfer; nothing moved."
+    elif isinstance(error, bingx.PermissionDenied):
+        head = "The API key lacks the permission this transfer needs; nothing moved."
+    elif isinstance(error, bingx.IPNotWhitelisted):
+        head = "BingX refused this server's IP address for the key; nothing moved."
+    elif isinstance(error, bingx.AuthenticationError):
+        head = "BingX rejected the key set's credentials; nothing moved."
+    elif isinstance(error, bingx.TimestampError):
+        head = "BingX kept rejecting the request time even after resyncing the clock; nothing moved."
+    elif isinstance(error, bingx.RateLimited):
+        head = "BingX kept rate-limiting this transfer; nothing moved."
+    elif isinstance(error, bingx.InvalidParameters):
+        head = "BingX rejected the transfer's parameters; nothing moved."
+    else:
+        head = "BingX refused the transfer; nothing moved."
+    return head + said
+
+
+# -- after success -------------------------------------------------------------------------------
+
+
+def balances_refresh_enqueue(*, req: TransferRequest) -> None:
+    """Balance syncs for the paying key set and for any key set here that received the money."""
+    p = req.payload
+    receiving_uids = {str(p[k]) for k in ("to_uid", "recipient_account") if p.get(k)}
+    if req.kind == TransferKind.INNER and str(p.get("recipient_type")) != "1":
+        receiving_uids.discard(str(p.get("recipient_account")))  # phone/email: not a UID here
+    ids = {req.key_set_id}
+    if receiving_uids:
+        ids |= set(
+            ApiKeySet.objects.filter(
+                uid__in=[int(u) for u in receiving_uids if u.isdigit()], status=KeySetStatus.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+    for key_set_id in sorted(ids):
+        # Coalesce bursts (many transfers on one key set): one sync per key set per few seconds.
+        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=BALANCES_REFRESH_COALESCE_S):
+            dispatch.balances_sync_enqueue(key_set_id=key_set_id, countdown=BALANCES_REFRESH_COALESCE_S)
+
+
+__all__ = ["balances_refresh_enqueue", "rejection_message", "transfer_execute"]

@@ -1,0 +1,90 @@
+"""The periodic sweeper: the request table is the outbox, Celery messages are only wake-up calls.
+
+* APPROVED and untouched for `TRANSFER_SWEEP_AFTER_SECONDS` (its message was lost — broker outage
+  after approval, a worker killed holding it) → enqueue execution again. The claim makes extra
+  messages harmless; bumping `updated_at` in the same conditional UPDATE keeps one re-enqueue per
+  request per period even when two sweeps overlap.
+* SUBMITTING for longer than any live execution can take (`TRANSFER_STUCK_AFTER_SECONDS`: the worker
+  died mid-call) → UNKNOWN with a conditional UPDATE, then reconcile. Never re-sent.
+* UNKNOWN with no reconcile lookup for a sweep period → reconcile (its chain of follow-ups was lost).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from transfers import dispatch
+from transfers.execution.reconcile import RETRY_DELAY_S
+from transfers.lifecycle import request_touch, transition
+from transfers.models import Status, TransferRequest
+
+logger = logging.getLogger(__name__)
+
+# A live execution ends within the task's hard time limit (60 s); past that the worker is gone.
+BATCH = 500
+
+
+def stuck_after_seconds() -> int:
+    return settings.TRANSFER_STUCK_AFTER_SECONDS
+
+
+@dataclass
+class SweepReport:
+    executions: int = 0
+    stuck: int = 0
+    reconciles: int = 0
+
+    def __str__(self) -> str:
+        return f"re-enqueued {self.executions}, stuck→unknown {self.stuck}, reconciles {self.reconciles}"
+
+
+def transfers_sweep() -> SweepReport:
+    """One sweep; safe to run concurrently with another (every change is a conditional UPDATE)."""
+    report = SweepReport()
+    now = timezone.now()
+    sweep_after = timedelta(seconds=settings.TRANSFER_SWEEP_AFTER_SECONDS)
+
+    lost = TransferRequest.objects.filter(status=Status.APPROVED, updated_at__lt=now - sweep_after)
+    for pk in list(lost.values_list("pk", flat=True)[:BATCH]):
+        # Only the sweep whose UPDATE wins re-enqueues; updated_at restarts this request's clock.
+        if request_touch(request_id=pk, status=Status.APPROVED, older_than=now - sweep_after):
+            dispatch.transfer_execute_enqueue(request_id=pk)
+            report.executions += 1
+
+    stuck_cutoff = now - timedelta(seconds=stuck_after_seconds())
+    stuck = TransferRequest.objects.filter(status=Status.SUBMITTING, submitted_at__lt=stuck_cutoff)
+    for req in list(stuck[:BATCH]):
+        moved = transition(
+            request=req,
+            from_statuses=(Status.SUBMITTING,),
+            to_status=Status.UNKNOWN,
+            guard=Q(submitted_at__lt=stuck_cutoff),
+            verb="transfer.sweep.stuck",
+            changes={"failure_message": "The worker stopped mid-call; reconciling with BingX's records."},
+            before={"status": Status.SUBMITTING},
+            after={"status": Status.UNKNOWN, "submitted_at": req.submitted_at},
+        )
+        if moved:  # committed already: the sweep runs outside any transaction
+            dispatch.transfer_reconcile_enqueue(request_id=req.pk, countdown=0)
+            report.stuck += 1
+
+    # UNKNOWN whose reconcile chain went quiet: no lookup for longer than any follow-up delay.
+    quiet_cutoff = now - max(sweep_after, timedelta(seconds=2 * RETRY_DELAY_S))
+    quiet = (
+        TransferRequest.objects.filter(status=Status.UNKNOWN, updated_at__lt=quiet_cutoff)
+        .annotate(last_attempt=Max("attempts__started_at"))
+        .filter(Q(last_attempt__isnull=True) | Q(last_attempt__lt=quiet_cutoff))
+    )
+    for pk in list(quiet.values_list("pk", flat=True)[:BATCH]):
+        dispatch.transfer_reconcile_enqueue(request_id=pk, countdown=0)
+        report.reconciles += 1
+
+    if report.executions or report.stuck or report.reconciles:
+        logger.info("transfers sweep: %s", report)
+    return report

@@ -1,0 +1,124 @@
+"""Reads of the reconciliation page: records nobody requested here, requests the exchange has no
+record of after the settle window, and how far each record endpoint has been synced."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from accounts.access import AccessDenied, Capability, key_sets_for
+from accounts.models import ApiKeySet, User
+from exchange.timeutil import ms_to_datetime
+from transfers.models import RecordSource, SyncCursor, TransferRecord, TransferRequest
+from transfers.records.match import SETTLED_STATUSES, SOURCES_FOR_KIND
+
+
+@dataclass(frozen=True)
+class SyncStatusRow:
+    key_set_id: int
+    key_set_label: str
+    source: str
+    source_label: str
+    scopes: int
+    last_synced_at: dt.datetime | None
+    newest_record_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    key_sets: list[ApiKeySet]
+    outside: list[TransferRecord]
+    outside_total: int
+    unmatched_requests: list[TransferRequest]
+    sync_status: list[SyncStatusRow]
+    settle_seconds: int
+
+
+class FilterRefused(ValueError):
+    """A filter value that names nothing (unknown source); the message is safe to show."""
+
+
+def _visible(*, user: User, key_set_id: int | None) -> QuerySet[ApiKeySet]:
+    visible = key_sets_for(user=user, capability=Capability.VIEW)
+    if key_set_id is None:
+        return visible
+    chosen = visible.filter(pk=key_set_id)
+    if not chosen.exists():
+        raise AccessDenied("You do not have the view grant on that key set.")
+    return chosen
+
+
+def _legacy_duplicate() -> Exists:
+    """A legacy record that is the same transfer as a new-endpoint record of the key set."""
+    return Exists(
+        TransferRecord.objects.filter(
+            key_set_id=OuterRef("key_set_id"),
+            source=RecordSource.ASSET,
+            asset=OuterRef("asset"),
+            amount=OuterRef("amount"),
+            from_account=OuterRef("from_account"),
+            to_account=OuterRef("to_account"),
+            occurred_at=OuterRef("occurred_at"),
+        )
+    )
+
+
+def reconciliation_get(
+    *, user: User, key_set_id: int | None = None, source: str | None = None, limit: int = 200
+) -> Reconciliation:
+    """What the reconciliation page shows, limited to key sets the user may view."""
+    if source and source not in RecordSource.values:
+        raise FilterRefused(f"Unknown record source {source!r}.")
+    scope = _visible(user=user, key_set_id=key_set_id)
+    settle = settings.TRANSFER_SETTLE_WINDOW_SECONDS
+
+    outside = TransferRecord.objects.filter(key_set__in=scope, matched_request__isnull=True)
+    if source:
+        outside = outside.filter(source=source)
+    # The legacy endpoint lists the same wallet transfers as the new one; show each transfer once.
+    outside = outside.exclude(Q(source=RecordSource.LEGACY_ASSET) & _legacy_duplicate())
+    outside_total = outside.count()
+    outside_rows = list(outside.select_related("key_set").order_by("-occurred_at", "-pk")[:limit])
+    for record in outside_rows:
+        # Plain decimal text for the page: no exponent, no 18 trailing zeros.
+        setattr(record, "amount_text", format(record.amount.normalize(), "f"))  # noqa: B010
+
+    unmatched = TransferRequest.objects.filter(
+        key_set__in=scope,
+        status__in=SETTLED_STATUSES,
+        submitted_at__lte=timezone.now() - dt.timedelta(seconds=settle),
+    ).filter(~Exists(TransferRecord.objects.filter(matched_request=OuterRef("pk"))))
+    if source:
+        kinds = [kind for kind, sources in SOURCES_FOR_KIND.items() if source in sources]
+        unmatched = unmatched.filter(kind__in=kinds)
+    unmatched_rows = list(unmatched.select_related("key_set").order_by("submitted_at")[:limit])
+
+    cursors = SyncCursor.objects.filter(key_set__in=scope)
+    if source:
+        cursors = cursors.filter(source=source)
+    status_rows = [
+        SyncStatusRow(
+            key_set_id=row["key_set_id"],
+            key_set_label=row["key_set__label"],
+            source=row["source"],
+            source_label=RecordSource(row["source"]).label,
+            scopes=row["scopes"],
+            last_synced_at=row["last"],
+            newest_record_at=ms_to_datetime(row["newest"]) if row["newest"] else None,
+        )
+        for row in cursors.values("key_set_id", "key_set__label", "source")
+        .annotate(scopes=Count("id"), last=Max("last_synced_at"), newest=Max("last_time_ms"))
+        .order_by("key_set__label", "source")
+    ]
+    return Reconciliation(
+        key_sets=list(key_sets_for(user=user, capability=Capability.VIEW).order_by("label")),
+        outside=outside_rows,
+        outside_total=outside_total,
+        unmatched_requests=unmatched_rows,
+        sync_status=status_rows,
+        settle_seconds=settle,
+    )

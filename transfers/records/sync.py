@@ -1,0 +1,329 @@
+"""Incremental sync of BingX's transfer records into `TransferRecord`, per key set.
+
+Five record endpoints, each with its own query shape and paging convention (bingx-api.md §6.6,
+§6.7, §6.10, §6.12, §6.16, §9):
+
+| source       | endpoint (client method)                        | scope (cursor)  | paging              |
+|--------------|-------------------------------------------------|-----------------|---------------------|
+| asset        | transferRecord (`transfer_records`)             | pair "fund>spot"| pageIndex/pageSize  |
+| legacy_asset | v3 asset/transfer (`legacy_transfer_records`)   | legacy type     | current/size        |
+| inner        | innerTransfer/records (main key sets)           | coin            | offset/limit ≤1000  |
+| sub_inner    | subAccount/innerTransfer/records (sub key sets) | coin            | offset/limit ≤1000  |
+| family       | subAccount/asset/transferHistory (main)         | member uid      | pageId/pagingSize   |
+
+Page sizes other than inner's are at most 100.
+
+Each (key set, source, scope) has a `SyncCursor` holding the newest record time seen. The next run
+asks from `cursor - OVERLAP_MS` (records written late at the boundary are not missed) up to the
+exchange's "now" taken once at the start, so pages stay stable while new transfers arrive. Rows are
+upserted by exchange id one page at a time (one SELECT for the page's ids, one bulk INSERT, one bulk
+UPDATE of changed statuses), each page in its own short transaction; no transaction is held across a
+network call. The cursor moves only after a scope was read to its end, and never past a record the
+exchange still reports as pending, so a later status change is picked up.
+
+After the reads, `records_match` links records to transfer requests and flags requests that have no
+record after the settle window.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+import bingx
+from accounts.access import AccessDenied, Capability, key_sets_for
+from accounts.audit import audit_record
+from accounts.crypto import SecretUnavailable
+from accounts.models import (
+    ApiKeySet,
+    KeySetStatus,
+    User,
+)
+from exchange import ratelimit
+from exchange.clients import client_for
+from exchange.problems import exchange_problem
+from exchange.timeutil import ms_to_datetime
+from transfers import dispatch
+from transfers.models import RecordSource, SyncCursor, TransferRecord
+from transfers.records.match import records_flag_unmatched, records_match
+from transfers.records.rows import Row
+from transfers.records.scopes import Scope, scopes_for, sources_for
+
+logger = logging.getLogger(__name__)
+
+# Records whose time lies this close before the cursor are read again: BingX may write a record a
+# little after its own timestamp, and our "now" comes from a clock offset that can be slightly off.
+OVERLAP_MS = 2 * 60 * 1000
+# Guards against an exchange that ignores the paging parameters (it would return page 1 forever).
+MAX_PAGES = 20_000
+
+
+class SyncRefused(Exception):
+    """The sync cannot start (unknown or inactive key set, bad argument); nothing was changed."""
+
+
+@dataclass
+class SourceReport:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    matched: int = 0
+    scopes: int = 0
+    calls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    key_set_id: int
+    sources: dict[str, SourceReport] = field(default_factory=dict)
+    flagged: int = 0
+    seconds: float = 0.0
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(r, name) for r in self.sources.values())
+
+    @property
+    def fetched(self) -> int:
+        return self._sum("fetched")
+
+    @property
+    def inserted(self) -> int:
+        return self._sum("inserted")
+
+    @property
+    def updated(self) -> int:
+        return self._sum("updated")
+
+    @property
+    def matched(self) -> int:
+        return self._sum("matched")
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{source}: {e}" for source, r in self.sources.items() for e in r.errors]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def upsert_rows(*, key_set_id: int, source: str, rows: Sequence[Row]) -> tuple[int, int]:
+    """Insert new records and update changed ones for one page; returns (inserted, updated).
+
+    Re-running never duplicates: existing ids are read in one query, and the unique constraint on
+    (key_set, source, exchange_id) turns a concurrent insert of the same record into a no-op.
+    """
+    by_id = {row.exchange_id: row for row in rows}  # an id repeated on one page is one record
+    if not by_id:
+        return 0, 0
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            eid: (pk, status)
+            for eid, pk, status in TransferRecord.objects.filter(
+                key_set_id=key_set_id, source=source, exchange_id__in=list(by_id)
+            ).values_list("exchange_id", "pk", "status")
+        }
+        new = [
+            TransferRecord(
+                key_set_id=key_set_id,
+                source=source,
+                exchange_id=row.exchange_id,
+                asset=row.asset,
+                amount=row.amount,
+                status=row.status,
+                from_account=row.from_account,
+                to_account=row.to_account,
+                direction=row.direction,
+                counterparty=row.counterparty,
+                transfer_client_id=row.transfer_client_id,
+                occurred_at=ms_to_datetime(row.time_ms) if row.time_ms is not None else now,
+                raw=row.raw,
+            )
+            for eid, row in by_id.items()
+            if eid not in existing
+        ]
+        changed = [
+            TransferRecord(pk=existing[eid][0], status=row.status, raw=row.raw)
+            for eid, row in by_id.items()
+            if eid in existing and existing[eid][1] != row.status
+        ]
+        if new:
+            TransferRecord.objects.bulk_create(new, ignore_conflicts=True)
+        if changed:
+            TransferRecord.objects.bulk_update(changed, ["status", "raw"])
+    return len(new), len(changed)
+
+
+def _sync_scope(*, key_set_id: int, plan: Scope, end_ms: int, report: SourceReport) -> None:
+    cursor, _ = SyncCursor.objects.get_or_create(key_set_id=key_set_id, source=plan.source, scope=plan.scope)
+    start_ms = max(0, cursor.last_time_ms - OVERLAP_MS) if cursor.last_time_ms else None
+    newest = cursor.last_time_ms
+    oldest_pending: int | None = None
+    seen = 0
+    previous_first: str | None = None
+    for n in range(MAX_PAGES):
+        page = plan.fetch(start_ms, end_ms, n)
+        report.calls += 1
+        rows = [plan.convert(r) for r in page.rows]
+        if rows and rows[0].exchange_id == previous_first:
+            raise bingx.Ambiguous(
+                "the exchange returned the same page twice; paging ignored", path=plan.scope
+            )
+        previous_first = rows[0].exchange_id if rows else None
+        inserted, updated = upsert_rows(key_set_id=key_set_id, source=plan.source, rows=rows)
+        report.fetched += len(rows)
+        report.inserted += inserted
+        report.updated += updated
+        for row in rows:
+            if row.time_ms is None:
+                continue
+            newest = max(newest, row.time_ms)
+            if row.pending:
+                oldest_pending = row.time_ms if oldest_pending is None else min(oldest_pending, row.time_ms)
+        seen += len(rows)
+        if len(rows) < plan.page_size or seen >= page.total:
+            break
+    else:
+        raise bingx.Ambiguous(f"more than {MAX_PAGES} pages; stopped", path=plan.scope)
+    if oldest_pending is not None:
+        # Keep a pending record inside the next window so its final status is read.
+        newest = min(newest, oldest_pending)
+    SyncCursor.objects.filter(pk=cursor.pk).update(last_time_ms=newest, last_synced_at=timezone.now())
+    report.scopes += 1
+
+
+def _resolve(*, key_set_id: int, sources: Iterable[str] | None) -> tuple[ApiKeySet, list[RecordSource]]:
+    """Validate everything up front: a refusal leaves the database untouched."""
+    if isinstance(sources, str):
+        sources = [sources]
+    wanted = list(dict.fromkeys(sources)) if sources is not None else None
+    if wanted == []:
+        raise SyncRefused("No record source chosen; pass None for every source of the key set.")
+    unknown = [s for s in wanted or [] if s not in RecordSource.values]
+    if unknown:
+        raise SyncRefused(
+            f"Unknown record source(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(RecordSource.values)}."
+        )
+    key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
+    if key_set is None:
+        raise SyncRefused(f"Key set {key_set_id} does not exist.")
+    if not key_set.is_active:
+        raise SyncRefused(f"Key set “{key_set.label}” is not active; its records are not synced.")
+    allowed = sources_for(key_set=key_set)
+    if wanted is None:
+        return key_set, list(allowed)
+    wrong = [s for s in wanted if s not in allowed]
+    if wrong:
+        kind = key_set.get_account_kind_display().lower()
+        raise SyncRefused(
+            f"{', '.join(RecordSource(s).label for s in wrong)} cannot be read with key set "
+            f"“{key_set.label}” (a {kind}); it has {', '.join(s.value for s in allowed)}."
+        )
+    return key_set, [RecordSource(s) for s in wanted]
+
+
+def _exchange_now_ms(client: bingx.Client) -> int:
+    try:
+        client.sync_time()
+    except bingx.BingXError as exc:  # a stale offset only shifts the window; the overlap absorbs it
+        logger.info("server time not synced before records sync: %s", exc)
+    return time.time_ns() // 1_000_000 + client.time_offset_ms
+
+
+def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> SyncReport:
+    """Read every record endpoint that applies to the key set (or only `sources`), upsert, match.
+
+    A failing scope is reported and skipped (its cursor stays, so the next run reads it again); the
+    other scopes still sync. Raises `SyncRefused` before touching anything for bad input.
+    """
+    started = time.monotonic()
+    key_set, wanted = _resolve(key_set_id=key_set_id, sources=sources)
+    report = SyncReport(key_set_id=key_set.pk, sources={s.value: SourceReport() for s in wanted})
+    try:
+        client = client_for(key_set=key_set)
+    except SecretUnavailable as exc:
+        raise SyncRefused(str(exc)) from exc
+    try:
+        end_ms = _exchange_now_ms(client)
+        for source in wanted:
+            source_report = report.sources[source.value]
+            try:
+                plans = list(scopes_for(key_set=key_set, client=client, source=source))
+            except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
+                source_report.errors.append(_describe(exc=exc, key_set=key_set))
+                continue
+            for plan in plans:
+                try:
+                    _sync_scope(key_set_id=key_set.pk, plan=plan, end_ms=end_ms, report=source_report)
+                except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
+                    source_report.errors.append(f"{plan.scope}: {_describe(exc=exc, key_set=key_set)}")
+                    if isinstance(
+                        exc,
+                        (
+                            bingx.AuthenticationError,
+                            bingx.PermissionDenied,
+                            bingx.RateLimited,
+                            ratelimit.RateLimitUnavailable,
+                        ),
+                    ):
+                        break  # every other scope of this endpoint would be refused the same way
+    finally:
+        client.close()
+
+    matched = records_match(key_set_id=key_set.pk)
+    for source_name, count in matched.items():
+        report.sources.setdefault(source_name, SourceReport()).matched += count
+    report.flagged = records_flag_unmatched(key_set_id=key_set.pk)
+    report.seconds = time.monotonic() - started
+    if report.errors:
+        logger.warning("records sync of key set %s incomplete: %s", key_set.pk, "; ".join(report.errors))
+    return report
+
+
+def _describe(*, exc: Exception, key_set: ApiKeySet) -> str:
+    if isinstance(exc, ratelimit.RateLimitUnavailable):
+        return f"{exc} (try again in {exc.retry_in:.0f} s)"
+    return exchange_problem(exc=exc, key_set=key_set).message
+
+
+def records_sync_request(
+    *, user: User, key_set_id: int | None = None, ip: str | None = None
+) -> list[ApiKeySet]:
+    """Enqueue a sync of the key set, or of every active key set the user may view ("Sync now" on the
+    reconciliation page). Viewing is enough: a sync only reads. Returns the key sets enqueued."""
+    visible = key_sets_for(user=user, capability=Capability.VIEW)
+    if key_set_id is not None:
+        key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
+        if key_set is None or not visible.filter(pk=key_set_id).exists():
+            raise AccessDenied("You do not have the view grant on that key set.")
+        if not key_set.is_active:
+            raise SyncRefused(f"Key set “{key_set.label}” is not active; its records are not synced.")
+        chosen = [key_set]
+    else:
+        chosen = list(visible.filter(status=KeySetStatus.ACTIVE).order_by("label"))
+        if not chosen:
+            raise AccessDenied("You have no active key set to sync.")
+    with transaction.atomic():
+        for key_set in chosen:
+            audit_record(actor=user, verb="records.sync_requested", obj=key_set, ip=ip)
+            transaction.on_commit(
+                functools.partial(dispatch.records_sync_enqueue, key_set_id=key_set.pk), robust=True
+            )
+    return chosen
+
+
+def records_sync_all() -> int:
+    """Enqueue a records sync for every active key set (the periodic task); returns how many."""
+    ids = list(ApiKeySet.objects.filter(status=KeySetStatus.ACTIVE).values_list("pk", flat=True))
+    for key_set_id in ids:
+        dispatch.records_sync_enqueue(key_set_id=key_set_id)
+    return len(ids)

@@ -1,0 +1,147 @@
+"""The address book of allowed outside recipients: one administrator requests an entry, a second
+approves or rejects it (accounts.four_eyes); removal takes effect at once and makes the pending
+requests to it stale."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.access import ensure_admin
+from accounts.audit import audit_record
+from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
+from accounts.models import User
+from transfers.models import AllowedRecipient, RecipientStatus, Status, TransferRequest
+from transfers.recipients import RecipientRefused, recipient_clean
+from transfers.services.requests import requests_mark_stale
+
+
+def _state(entry: AllowedRecipient) -> dict[str, object]:
+    return {
+        "label": entry.label,
+        "recipient_type": entry.recipient_type,
+        "account": entry.account,
+        "calling_code": entry.calling_code,
+        "status": entry.status,
+    }
+
+
+@transaction.atomic
+def recipient_request(
+    *,
+    actor: User,
+    label: str,
+    recipient_type: int | str,
+    account: str,
+    calling_code: str = "",
+    ip: str | None = None,
+) -> AllowedRecipient:
+    """An administrator proposes an outside recipient; it is usable only after a second one approves."""
+    ensure_admin(user=actor)
+    label = (label or "").strip()
+    if not label:
+        raise RecipientRefused("Give the recipient a label people will recognise.")
+    clean = recipient_clean(recipient_type=recipient_type, account=account, calling_code=calling_code)
+    existing = (
+        AllowedRecipient.objects.select_for_update()
+        .filter(recipient_type=clean.recipient_type, account=clean.account, calling_code=clean.calling_code)
+        .first()
+    )
+    before: dict[str, object] = {}
+    if existing is not None:
+        if existing.status in (RecipientStatus.PENDING, RecipientStatus.ACTIVE):
+            raise RecipientRefused(
+                f"This recipient is already in the address book ({existing.get_status_display()})."
+            )
+        before = _state(existing)
+        entry = existing
+        entry.label = label
+        entry.status = RecipientStatus.PENDING
+        entry.requested_by = actor
+        entry.decided_by = None
+        entry.decided_at = None
+        entry.save()
+    else:
+        try:
+            with transaction.atomic():
+                entry = AllowedRecipient.objects.create(
+                    label=label,
+                    recipient_type=clean.recipient_type,
+                    account=clean.account,
+                    calling_code=clean.calling_code,
+                    requested_by=actor,
+                )
+        except IntegrityError:
+            raise RecipientRefused("This recipient was just added by someone else.") from None
+    audit_record(actor=actor, verb="recipient.request", obj=entry, before=before, after=_state(entry), ip=ip)
+    return entry
+
+
+def _lock_pending(*, recipient_id: int, actor: User) -> AllowedRecipient:
+    entry = proposal_lock_pending(
+        queryset=AllowedRecipient.objects.all(),
+        pk=recipient_id,
+        decider=actor,
+        pending=RecipientStatus.PENDING,
+        what="address-book entry",
+        refused=RecipientRefused,
+    )
+    second_person_ensure(
+        decider=actor,
+        makers=[entry.requested_by_id],
+        refused=RecipientRefused,
+        message="A second administrator must decide an entry you requested yourself.",
+    )
+    return entry
+
+
+@transaction.atomic
+def recipient_approve(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
+    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
+    return proposal_decide(
+        proposal=entry,
+        status=RecipientStatus.ACTIVE,
+        decider=actor,
+        verb="recipient.approve",
+        state=_state,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def recipient_reject(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
+    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
+    return proposal_decide(
+        proposal=entry,
+        status=RecipientStatus.REJECTED,
+        decider=actor,
+        verb="recipient.reject",
+        state=_state,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def recipient_remove(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
+    """Take an entry out of use at once (one administrator suffices); its pending requests become stale."""
+    ensure_admin(user=actor)
+    entry = AllowedRecipient.objects.select_for_update().filter(pk=recipient_id).first()
+    if entry is None:
+        raise RecipientRefused("No such address-book entry.")
+    if entry.status not in (RecipientStatus.ACTIVE, RecipientStatus.PENDING):
+        raise RecipientRefused(f"This entry is not in use ({entry.get_status_display()}).")
+    staled = requests_mark_stale(
+        requests=TransferRequest.objects.filter(recipient=entry, status=Status.PENDING),
+        actor=actor,
+        reason=f"address-book entry “{entry.label}” removed",
+        ip=ip,
+    )
+    proposal_decide(
+        proposal=entry,
+        status=RecipientStatus.REMOVED,
+        decider=actor,
+        verb="recipient.remove",
+        state=_state,
+        ip=ip,
+        extra={"stale_requests": staled},
+    )
+    return entry

@@ -1,0 +1,279 @@
+"""Approve and reject, with a step-up confirmation; quorum reached → APPROVED and execution enqueued."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.access import Capability, user_can
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, KeySetStatus, User
+from transfers import dispatch, notifications
+from transfers.lifecycle import transition
+from transfers.models import (
+    Approval,
+    Decision,
+    Status,
+    TransferRequest,
+)
+from transfers.payload import (
+    payload_verify,
+)
+from transfers.policy import (
+    policy_version_current,
+)
+from transfers.refusals import DecisionRefused
+from transfers.services.requests import request_state
+
+
+def _decision_refusal(*, req: TransferRequest, user: User, password: str | None) -> None:
+    """Raise DecisionRefused for anything that makes this user's decision impossible (nothing changes)."""
+    if not user.is_active or not user_can(user=user, key_set=req.key_set, capability=Capability.APPROVE):
+        raise DecisionRefused(
+            f"You do not have the approve grant on key set “{req.key_set.label}”.", code="no_grant"
+        )
+    if req.requested_by_id == user.pk:
+        raise DecisionRefused(
+            "You cannot approve or reject your own request; someone else must.", code="own_request"
+        )
+    if not password or not user.check_password(password):
+        raise DecisionRefused("Confirm the decision with your password (it did not match).", code="password")
+    if req.approvals.filter(approver=user).exists():
+        raise DecisionRefused("You have already decided this request.", code="already_decided")
+    if req.status != Status.PENDING:
+        raise DecisionRefused(
+            f"This request is no longer waiting for approval (it is {req.get_status_display().lower()}).",
+            code="not_pending",
+        )
+
+
+def _lapse_reason(*, req: TransferRequest, now: datetime) -> tuple[str, str, str] | None:
+    """(new status, verb, message) when a pending request can no longer be decided, else None."""
+    if req.expires_at <= now:
+        return Status.EXPIRED, "transfer.expire", "This request has expired; submit a new one."
+    if req.key_set.status != KeySetStatus.ACTIVE:
+        return (
+            Status.STALE,
+            "transfer.stale",
+            f"Key set “{req.key_set.label}” is no longer active; this request is now stale.",
+        )
+    if policy_version_current() != req.policy_version:
+        return (
+            Status.STALE,
+            "transfer.stale",
+            "The approval policy changed after this request was submitted; it is now stale. "
+            "Submit a new one.",
+        )
+    if not payload_verify(request=req):
+        return (
+            Status.STALE,
+            "transfer.tampered",
+            "The stored payload no longer matches its SHA-256; this request cannot be approved.",
+        )
+    return None
+
+
+def _lapse(
+    *, req: TransferRequest, status: str, verb: str, message: str, actor: User, ip: str | None
+) -> None:
+    changes: dict[str, Any] = {"attention_reason": message}
+    if verb == "transfer.tampered":
+        changes["needs_attention"] = True
+    transition(
+        request=req,
+        from_statuses=(Status.PENDING,),
+        to_status=status,
+        verb=verb,
+        actor=actor,
+        changes=changes,
+        after={"status": status, "reason": message},
+        ip=ip,
+    )
+
+
+STEP_UP_FAILURE_LIMIT = 5
+STEP_UP_LOCK = timedelta(minutes=15)
+STEP_UP_FAILED_VERB = "auth.step_up_failed"
+
+
+def _step_up_failures(*, user: User) -> int:
+    since = timezone.now() - STEP_UP_LOCK
+    return AuditEvent.objects.filter(actor=user, verb=STEP_UP_FAILED_VERB, at__gte=since).count()
+
+
+def _decide(
+    *,
+    request_id: int,
+    user: User,
+    decision: str,
+    password: str | None,
+    comment: str,
+    ip: str | None,
+    user_agent: str,
+) -> TransferRequest:
+    """Throttle the password step-up like the login form: after STEP_UP_FAILURE_LIMIT wrong passwords
+    in STEP_UP_LOCK, every decision by that user is refused until the window passes."""
+    if _step_up_failures(user=user) >= STEP_UP_FAILURE_LIMIT:
+        raise DecisionRefused(
+            f"Too many wrong passwords: decisions are locked for {int(STEP_UP_LOCK.total_seconds() // 60)} "
+            "minutes. Nothing was changed.",
+            code="locked",
+        )
+    try:
+        return _decide_locked(
+            request_id=request_id,
+            user=user,
+            decision=decision,
+            password=password,
+            comment=comment,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    except DecisionRefused as exc:
+        if exc.code == "password":
+            # Its own transaction: the refusal rolled the decision back, the failure must stay.
+            with transaction.atomic():
+                req = TransferRequest.objects.filter(pk=request_id).first()
+                if req is not None:
+                    audit_record(
+                        actor=user, verb=STEP_UP_FAILED_VERB, obj=req, after={"decision": decision}, ip=ip
+                    )
+        raise
+
+
+def _decided_status(*, req: TransferRequest, decision: str) -> str | None:
+    """REJECTED on a reject; APPROVED once approvals of this payload by others reach the quorum."""
+    if decision == Decision.REJECT:
+        return Status.REJECTED
+    approvals = (
+        req.approvals.filter(decision=Decision.APPROVE, payload_sha256=req.payload_sha256)
+        .exclude(approver_id=req.requested_by_id)
+        .count()
+    )
+    return Status.APPROVED if approvals >= req.required_approvals else None
+
+
+def _decide_locked(
+    *,
+    request_id: int,
+    user: User,
+    decision: str,
+    password: str | None,
+    comment: str,
+    ip: str | None,
+    user_agent: str,
+) -> TransferRequest:
+    comment = (comment or "").strip()[:500]
+    lapsed: str | None = None
+    with transaction.atomic():
+        req = (
+            TransferRequest.objects.select_for_update()
+            .select_related("key_set")
+            .filter(pk=request_id)
+            .first()
+        )
+        if req is None:
+            raise DecisionRefused("No such request.", code="not_found")
+        _decision_refusal(req=req, user=user, password=password)
+        lapse = _lapse_reason(req=req, now=timezone.now())
+        if lapse is not None:
+            status, verb, lapsed = lapse
+            _lapse(req=req, status=status, verb=verb, message=lapsed, actor=user, ip=ip)
+        else:
+            before = request_state(req)
+            try:
+                with transaction.atomic():
+                    Approval.objects.create(
+                        request=req,
+                        approver=user,
+                        decision=decision,
+                        payload_sha256=req.payload_sha256,
+                        comment=comment,
+                        ip=ip,
+                        user_agent=(user_agent or "")[:300],
+                    )
+            except IntegrityError:  # the unique constraint backs the check above
+                raise DecisionRefused(
+                    "You have already decided this request.", code="already_decided"
+                ) from None
+            to_status = _decided_status(req=req, decision=decision)
+            after = {**request_state(req), "comment": comment, "payload_sha256": req.payload_sha256}
+            pk = req.pk
+            if to_status is None:  # an approval short of the quorum: recorded, the request waits
+                audit_record(
+                    actor=user, verb=f"transfer.{decision}", obj=req, before=before, after=after, ip=ip
+                )
+            else:
+                transition(
+                    request=req,
+                    from_statuses=(Status.PENDING,),
+                    to_status=to_status,
+                    verb=f"transfer.{decision}",
+                    actor=user,
+                    changes={"decided_at": timezone.now()},
+                    before=before,
+                    after={**after, "status": to_status},
+                    ip=ip,
+                    on_commit=(
+                        (lambda: dispatch.transfer_execute_enqueue(request_id=pk))
+                        if to_status == Status.APPROVED
+                        else None
+                    ),
+                )
+            if req.status in (Status.APPROVED, Status.REJECTED):
+                transaction.on_commit(
+                    lambda: notifications.notify_requester_decided(request_id=pk), robust=True
+                )
+    if lapsed is not None:
+        code = "expired" if req.status == Status.EXPIRED else "stale"
+        raise DecisionRefused(lapsed, code=code)
+    return req
+
+
+def transfer_request_approve(
+    *,
+    request_id: int,
+    approver: User,
+    password: str | None,
+    comment: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> TransferRequest:
+    """Approve with a password step-up. Quorum reached → APPROVED and execution is enqueued on commit.
+
+    Refusals raise DecisionRefused; a request found expired, stale or tampered is marked so (committed)
+    before the refusal is raised.
+    """
+    return _decide(
+        request_id=request_id,
+        user=approver,
+        decision=Decision.APPROVE,
+        password=password,
+        comment=comment,
+        ip=ip,
+        user_agent=user_agent,
+    )
+
+
+def transfer_request_reject(
+    *,
+    request_id: int,
+    approver: User,
+    password: str | None,
+    comment: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> TransferRequest:
+    """Reject with a password step-up: one eligible approver's reject ends the request."""
+    return _decide(
+        request_id=request_id,
+        user=approver,
+        decision=Decision.REJECT,
+        password=password,
+        comment=comment,
+        ip=ip,
+        user_agent=user_agent,
+    )

@@ -1,0 +1,326 @@
+"""Transfer requests: submit, cancel, expire, and mark stale when what they relied on changed.
+
+Approvals and rejections are in transfers.services.decisions; every status change goes through
+transfers.lifecycle.transition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.access import Capability, user_can
+from accounts.audit import audit_record
+from accounts.models import ApiKeySet, User
+from transfers import notifications
+from transfers.kinds import KIND_NEEDS, key_set_usable_for
+from transfers.lifecycle import transition
+from transfers.models import (
+    Decision,
+    Status,
+    TransferKind,
+    TransferRequest,
+)
+from transfers.payload import (
+    FAMILY_ACCOUNT_TYPES,
+    FAMILY_MEMBER_TYPES,
+    WALLET_TYPES,
+    WALLETS,
+    PayloadError,
+    amount_clean,
+    asset_clean,
+    new_client_id,
+    payload_build,
+    payload_sha256,
+)
+from transfers.policy import (
+    Quorum,
+    daily_limit_for,
+    daily_used,
+    eligible_approvers,
+    policy_version_current,
+    quorum_for,
+)
+from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
+from transfers.refusals import DecisionRefused, RequestRefused
+
+
+def request_state(req: TransferRequest) -> dict[str, Any]:
+    return {
+        "status": req.status,
+        "approvals": req.approvals.filter(decision=Decision.APPROVE).count(),
+        "required_approvals": req.required_approvals,
+    }
+
+
+def requests_mark_stale(
+    *, requests: QuerySet[TransferRequest], actor: User | None, reason: str, ip: str | None = None
+) -> int:
+    """Mark pending requests STALE (one audit event each). Call inside the caller's transaction."""
+    count = 0
+    for req in requests.select_for_update().filter(status=Status.PENDING):
+        count += transition(
+            request=req,
+            from_statuses=(Status.PENDING,),
+            to_status=Status.STALE,
+            verb="transfer.stale",
+            actor=actor,
+            changes={"attention_reason": reason},
+            after={"status": Status.STALE, "reason": reason},
+            ip=ip,
+        )
+    return count
+
+
+def _fields_clean(*, kind: str, key_set: ApiKeySet, fields: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Check and normalise the kind-specific fields. Returns (fields, address-book entry or None)."""
+    allowed_entry = None
+    if kind == TransferKind.WALLET:
+        src, dst = str(fields.get("from_wallet") or ""), str(fields.get("to_wallet") or "")
+        if src not in WALLETS or dst not in WALLETS:
+            raise RequestRefused("Choose both wallets.")
+        if src == dst:
+            raise RequestRefused("Source and destination wallets must differ.")
+        return {"from_wallet": src, "to_wallet": dst}, None
+    if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        try:
+            wallet_type = int(fields.get("wallet_type") or 0)
+        except (TypeError, ValueError):
+            wallet_type = 0
+        if wallet_type not in WALLET_TYPES:
+            raise RequestRefused("Choose the wallet the amount is paid from.")
+        try:
+            clean = recipient_clean(
+                recipient_type=fields.get("recipient_type") or 0,
+                account=str(fields.get("recipient_account") or ""),
+                calling_code=str(fields.get("calling_code") or ""),
+            )
+            check = recipient_check(key_set=key_set, recipient=clean)
+        except RecipientRefused as exc:
+            raise RequestRefused(str(exc)) from None
+        if kind == TransferKind.SUB_INNER and check.own_label is None and check.allowed is None:
+            raise RequestRefused("A sub-account can pay only its own family or an address-book entry.")
+        allowed_entry = check.allowed
+        return {
+            "recipient_type": clean.recipient_type,
+            "recipient_account": clean.account,
+            "calling_code": clean.calling_code,
+            "wallet_type": wallet_type,
+        }, allowed_entry
+    if kind == TransferKind.FAMILY:
+        try:
+            out = {
+                name: int(fields.get(name) or 0)
+                for name in (
+                    "from_uid",
+                    "from_type",
+                    "from_account_type",
+                    "to_uid",
+                    "to_type",
+                    "to_account_type",
+                )
+            }
+        except (TypeError, ValueError):
+            raise RequestRefused("UIDs and account types are whole numbers.") from None
+        remark = str(fields.get("remark") or "").strip()
+        if len(remark) > 100:
+            raise RequestRefused("Keep the remark under 100 characters.")
+        for side in ("from", "to"):
+            if out[f"{side}_type"] not in FAMILY_MEMBER_TYPES:
+                raise RequestRefused(
+                    f"Choose whether the {side} account is the main account or a sub-account."
+                )
+            if out[f"{side}_account_type"] not in FAMILY_ACCOUNT_TYPES:
+                raise RequestRefused(f"Choose the {side} wallet.")
+            uid = out[f"{side}_uid"]
+            if uid <= 0:
+                raise RequestRefused(f"Enter the {side} UID.")
+            is_main = key_set.uid is not None and uid == int(key_set.uid)
+            if out[f"{side}_type"] == 1 and not is_main:
+                raise RequestRefused(
+                    f"The {side} UID is not this key set's main account ({key_set.uid or 'unknown'})."
+                )
+            if out[f"{side}_type"] == 2 and uid not in family_uids(key_set=key_set):
+                raise RequestRefused(
+                    f"The {side} UID {uid} is not a known sub-account of this main account "
+                    "(discover sub-accounts on the key set page first)."
+                )
+            if out[f"{side}_type"] == 2 and is_main:
+                raise RequestRefused(f"The {side} UID is the main account, not a sub-account.")
+        if (out["from_uid"], out["from_account_type"]) == (out["to_uid"], out["to_account_type"]):
+            raise RequestRefused("Source and destination must differ.")
+        return {**out, "remark": remark}, None
+    raise RequestRefused("Unknown transfer kind.")
+
+
+def _quorum_reachable(
+    *, key_set: ApiKeySet, requester: User, kind: str, asset: str, amount: Decimal
+) -> Quorum:
+    """The quorum the policy asks for; refused when fewer people than that may approve."""
+    quorum = quorum_for(key_set=key_set, kind=kind, asset=asset, amount=amount)
+    eligible = eligible_approvers(key_set=key_set, requester=requester).count()
+    if eligible < quorum.required:
+        raise RequestRefused(
+            f"This transfer needs {quorum.required} approval(s) ({quorum.source}), but only {eligible} "
+            f"person(s) other than you may approve on key set “{key_set.label}”. Ask an administrator "
+            "to grant the approve right to more people."
+        )
+    return quorum
+
+
+def _daily_limit_ensure(*, key_set: ApiKeySet, asset: str, amount: Decimal) -> None:
+    """Refuse a request that would take the key set past its 24-hour limit for the asset."""
+    limit = daily_limit_for(key_set=key_set, asset=asset)
+    if limit is None:
+        return
+    used = daily_used(key_set=key_set, asset=asset)
+    if used + amount > limit.limit:
+        left = max(Decimal(0), limit.limit - used)
+        raise RequestRefused(
+            f"This would exceed the 24-hour limit of {limit.limit.normalize():f} {asset} "
+            f"on key set “{key_set.label}”: {used.normalize():f} already requested, "
+            f"{left.normalize():f} left."
+        )
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transfer_request_create(
+    *,
+    requester: User,
+    key_set_id: int,
+    kind: str,
+    asset: str,
+    amount: Decimal | str,
+    fields: dict[str, Any],
+    note: str = "",
+    ip: str | None = None,
+) -> TransferRequest:
+    """Submit a request: validate everything, fix the quorum, store the canonical payload and its hash."""
+    # Lock the key set: serialises submissions per key set, so the daily limit cannot be raced past.
+    key_set = ApiKeySet.objects.select_for_update().filter(pk=key_set_id).first()
+    if key_set is None or not user_can(user=requester, key_set=key_set, capability=Capability.VIEW):
+        raise RequestRefused("No such key set.")
+    if not user_can(user=requester, key_set=key_set, capability=Capability.REQUEST):
+        raise RequestRefused(f"You do not have the request grant on key set “{key_set.label}”.")
+    if kind not in KIND_NEEDS:
+        raise RequestRefused("Unknown transfer kind.")
+    unusable = key_set_usable_for(key_set=key_set, kind=kind)
+    if unusable:
+        raise RequestRefused(unusable)
+    try:
+        clean_asset = asset_clean(asset)
+        clean_amount = amount_clean(amount)
+    except PayloadError as exc:
+        raise RequestRefused(str(exc)) from None
+    kind_fields, entry = _fields_clean(kind=kind, key_set=key_set, fields=fields)
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise RequestRefused("Keep the note under 300 characters.")
+
+    quorum = _quorum_reachable(
+        key_set=key_set, requester=requester, kind=kind, asset=clean_asset, amount=clean_amount
+    )
+    _daily_limit_ensure(key_set=key_set, asset=clean_asset, amount=clean_amount)
+
+    version = policy_version_current()
+    client_id = new_client_id()
+    try:
+        payload = payload_build(
+            kind=kind,
+            key_set=key_set,
+            asset=clean_asset,
+            amount=clean_amount,
+            client_id=client_id,
+            policy_version=version,
+            **kind_fields,
+        )
+    except PayloadError as exc:
+        raise RequestRefused(str(exc)) from None
+    now = timezone.now()
+    req = TransferRequest.objects.create(
+        client_id=client_id,
+        key_set=key_set,
+        kind=kind,
+        payload=payload,
+        payload_sha256=payload_sha256(payload),
+        asset=clean_asset,
+        amount=clean_amount,
+        recipient=entry,
+        note=note,
+        status=Status.PENDING,
+        required_approvals=quorum.required,
+        policy_version=version,
+        policy_rule=quorum.rule,
+        requested_by=requester,
+        expires_at=now + timedelta(hours=settings.TRANSFER_REQUEST_TTL_HOURS),
+    )
+    audit_record(
+        actor=requester,
+        verb="transfer.request",
+        obj=req,
+        after={
+            "status": req.status,
+            "payload": payload,
+            "payload_sha256": req.payload_sha256,
+            "required_approvals": req.required_approvals,
+            "policy_rule": quorum.rule.pk if quorum.rule else None,
+        },
+        ip=ip,
+    )
+    pk = req.pk
+    transaction.on_commit(lambda: notifications.notify_approvers_waiting(request_id=pk), robust=True)
+    return req
+
+
+@transaction.atomic
+def transfer_request_cancel(*, request_id: int, actor: User, ip: str | None = None) -> TransferRequest:
+    """The requester withdraws their own request while it is still pending."""
+    req = TransferRequest.objects.select_for_update().filter(pk=request_id).first()
+    if req is None:
+        raise DecisionRefused("No such request.", code="not_found")
+    if req.requested_by_id != actor.pk:
+        raise DecisionRefused("Only the person who requested a transfer can cancel it.", code="not_requester")
+    if req.status != Status.PENDING:
+        raise DecisionRefused(
+            f"Only a pending request can be cancelled (this one is {req.get_status_display().lower()}).",
+            code="not_pending",
+        )
+    before = request_state(req)
+    transition(
+        request=req,
+        from_statuses=(Status.PENDING,),
+        to_status=Status.CANCELLED,
+        verb="transfer.cancel",
+        actor=actor,
+        changes={"decided_at": timezone.now()},
+        before=before,
+        after={**before, "status": Status.CANCELLED},
+        ip=ip,
+    )
+    return req
+
+
+def transfer_requests_expire(*, now: datetime | None = None) -> int:
+    """Mark pending requests past their expiry EXPIRED, each in its own transaction with its own event."""
+    now = now or timezone.now()
+    count = 0
+    for req in list(TransferRequest.objects.filter(status=Status.PENDING, expires_at__lte=now)):
+        # Conditional on still pending and past expiry: a request decided meanwhile is left alone.
+        count += transition(
+            request=req,
+            from_statuses=(Status.PENDING,),
+            to_status=Status.EXPIRED,
+            guard=Q(expires_at__lte=now),
+            verb="transfer.expire",
+            after={"status": Status.EXPIRED, "expired_at": req.expires_at.isoformat()},
+        )
+    return count

@@ -1,0 +1,68 @@
+"""The reconciliation page: parse the filters, call the selector or service, render. No rules here."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import AccessDenied
+from accounts.web import request_user
+from transfers.models import RecordSource
+from transfers.records.reconciliation import FilterRefused, reconciliation_get
+from transfers.records.sync import SyncRefused, records_sync_request
+
+_user = request_user
+
+
+def _key_set_id(raw: str | None) -> int | None:
+    """An empty filter means "all"; anything that is not a number is a bad request."""
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    if not raw.isdigit():
+        raise FilterRefused("The key set filter must be a key set id.")
+    return int(raw)
+
+
+@require_GET
+def reconciliation(request: HttpRequest) -> HttpResponse:
+    source = request.GET.get("source") or None
+    try:
+        key_set_id = _key_set_id(request.GET.get("key_set"))
+        data = reconciliation_get(user=_user(request), key_set_id=key_set_id, source=source)
+    except FilterRefused as exc:
+        return render(request, "transfers/reconciliation.html", {"error": str(exc)}, status=400)
+    except AccessDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    context = {
+        "data": data,
+        "sources": RecordSource.choices,
+        "chosen_key_set": key_set_id,
+        "chosen_source": source or "",
+    }
+    return render(request, "transfers/reconciliation.html", context)
+
+
+@require_POST
+def reconciliation_sync(request: HttpRequest) -> HttpResponse:
+    try:
+        key_set_id = _key_set_id(request.POST.get("key_set"))
+        chosen = records_sync_request(
+            user=_user(request), key_set_id=key_set_id, ip=request.META.get("REMOTE_ADDR") or None
+        )
+    except FilterRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("transfers:reconciliation")
+    except AccessDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    except SyncRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        names = ", ".join(ks.label for ks in chosen)
+        messages.success(request, f"Records sync queued for {names}. Reload in a moment to see new records.")
+    url = reverse("transfers:reconciliation")
+    return redirect(f"{url}?key_set={key_set_id}" if key_set_id else url)

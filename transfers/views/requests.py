@@ -1,0 +1,300 @@
+"""Request pages: dashboard, new request, detail with live status, decisions, queue, history (and CSV)."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import Capability, key_sets_for, user_is_admin
+from accounts.models import User
+from accounts.web import client_ip, request_user
+from transfers import recipients, selectors
+from transfers.forms import (
+    REQUEST_FORMS,
+    DecisionForm,
+    HistoryFilterForm,
+    QueueFilterForm,
+)
+from transfers.models import (
+    FINAL_STATUSES,
+    TransferKind,
+)
+from transfers.refusals import DecisionRefused, RequestRefused
+from transfers.services import decisions
+from transfers.services import requests as request_services
+from transfers.views.base import guarded
+
+# --- dashboard and requests ----------------------------------------------------------------------
+
+
+@require_GET
+@guarded
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    return render(
+        request,
+        "transfers/dashboard.html",
+        {"d": selectors.dashboard_for(user=user), "is_admin": user_is_admin(user=user)},
+    )
+
+
+def _known_recipients(*, user: User, form: Any) -> list[tuple[str, str]]:
+    """Suggestions for the recipient field: own accounts of the offered key sets and the address book."""
+    field = form.fields["key_set"]
+    seen: dict[str, str] = {}
+    for ks in field.queryset:
+        for uid, label in recipients.family_uids(key_set=ks).items():
+            seen.setdefault(str(uid), label)
+    for ks in key_sets_for(user=user, capability=Capability.VIEW).exclude(uid=None):
+        seen.setdefault(str(ks.uid), f"key set {ks.label}")  # only key sets this user may see
+    for entry in recipients.address_book_active():
+        seen.setdefault(entry.account, f"address book: {entry.label}")
+    return sorted(seen.items())
+
+
+@require_http_methods(["GET", "POST"])
+@guarded
+def request_new(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    kind = request.POST.get("kind") or request.GET.get("kind") or TransferKind.WALLET
+    if kind not in REQUEST_FORMS:
+        kind = TransferKind.WALLET
+    form_class = REQUEST_FORMS[kind]
+    form = form_class(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            req = request_services.transfer_request_create(
+                requester=user,
+                key_set_id=data["key_set"].pk,
+                kind=kind,
+                asset=data["asset"],
+                amount=data["amount"],
+                fields=form.service_fields(),
+                note=data.get("note") or "",
+                ip=client_ip(request),
+            )
+        except RequestRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Transfer request #{req.pk} submitted; approvers have been told.")
+            return redirect("transfers:request_detail", pk=req.pk)
+    context = {
+        "form": form,
+        "kind": kind,
+        "kinds": TransferKind.choices,
+        "known": _known_recipients(user=user, form=form) if kind in ("inner", "sub_inner", "family") else [],
+    }
+    return render(
+        request, "transfers/request_new.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+@require_GET
+@guarded
+def request_available(request: HttpRequest) -> HttpResponse:
+    """htmx: what BingX says can be moved for the form's current choices (errors shown as a message)."""
+    user = request_user(request)
+    kind = request.GET.get("kind") or ""
+    key_set_id = request.GET.get("key_set") or ""
+    if kind not in REQUEST_FORMS or not key_set_id.isdigit():
+        result = selectors.Transferable(problem="Choose a key set to see what can be moved.")
+    else:
+        params = {k: request.GET.get(k, "") for k in request.GET}
+        result = selectors.transferable_for(user=user, key_set_id=int(key_set_id), kind=kind, params=params)
+    return render(request, "transfers/_available.html", {"t": result})
+
+
+@require_GET
+@guarded
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    detail = selectors.request_detail(user=user, pk=pk)
+    return render(
+        request,
+        "transfers/request_detail.html",
+        {
+            "x": detail,
+            "req": detail.req,
+            "form": DecisionForm(),
+            "final": detail.req.status in FINAL_STATUSES,
+        },
+    )
+
+
+@require_GET
+@guarded
+def request_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx polling target: the status area. When the status moved on, ask htmx to reload the page."""
+    user = request_user(request)
+    detail = selectors.request_detail(user=user, pk=pk)
+    response = render(
+        request,
+        "transfers/_status.html",
+        {"x": detail, "req": detail.req, "final": detail.req.status in FINAL_STATUSES},
+    )
+    shown = request.GET.get("shown")
+    if shown and shown != detail.req.status:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    user = request_user(request)
+    selectors.request_get_for(user=user, pk=pk)  # 404 for requests the user may not view
+    form = DecisionForm(request.POST)
+    form.is_valid()  # a missing password reaches the service, which refuses it
+    action = (
+        decisions.transfer_request_approve if decision == "approve" else decisions.transfer_request_reject
+    )
+    try:
+        req = action(
+            request_id=pk,
+            approver=user,
+            password=form.cleaned_data.get("password") or request.POST.get("password") or None,
+            comment=form.cleaned_data.get("comment") or "",
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except DecisionRefused as exc:
+        if exc.code == "no_grant":
+            raise PermissionDenied(str(exc)) from None
+        messages.error(request, str(exc))
+        if exc.code == "password":
+            detail = selectors.request_detail(user=user, pk=pk)
+            form.add_error("password", str(exc))
+            context = {
+                "x": detail,
+                "req": detail.req,
+                "form": form,
+                "final": detail.req.status in FINAL_STATUSES,
+            }
+            return render(request, "transfers/request_detail.html", context, status=400)
+    else:
+        verb = "approved" if decision == "approve" else "rejected"
+        messages.success(request, f"You {verb} request #{pk}. It is now {req.get_status_display().lower()}.")
+    return redirect("transfers:request_detail", pk=pk)
+
+
+@require_POST
+@guarded
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "approve")
+
+
+@require_POST
+@guarded
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "reject")
+
+
+@require_POST
+@guarded
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    selectors.request_get_for(user=user, pk=pk)
+    try:
+        request_services.transfer_request_cancel(request_id=pk, actor=user, ip=client_ip(request))
+    except DecisionRefused as exc:
+        if exc.code == "not_requester":
+            raise PermissionDenied(str(exc)) from None
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Request #{pk} cancelled.")
+    return redirect("transfers:request_detail", pk=pk)
+
+
+@require_GET
+@guarded
+def queue(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    form = QueueFilterForm(request.GET or None, user=user)
+    d = form.cleaned_data if form.is_valid() else {}
+    rows = selectors.queue_for(
+        user=user,
+        key_set_id=d["key_set"].pk if d.get("key_set") else None,
+        kind=d.get("kind") or "",
+        asset=d.get("asset") or "",
+        include_decided=bool(d.get("include_decided")),
+    )
+    return render(request, "transfers/queue.html", {"form": form, "rows": rows})
+
+
+@require_GET
+@guarded
+def history(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    form = HistoryFilterForm(request.GET or None, user=user)
+    qs = selectors.history_for(user=user, filters=form.filters())
+    if request.GET.get("format") == "csv":
+        return _history_csv(qs)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "transfers/history.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting with one of these is shown as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _history_csv(qs: Any) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="transfer-history.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "id",
+            "created_at",
+            "status",
+            "kind",
+            "key_set",
+            "asset",
+            "amount",
+            "source",
+            "destination",
+            "requested_by",
+            "required_approvals",
+            "decided_at",
+            "completed_at",
+            "exchange_id",
+            "client_id",
+            "payload_sha256",
+            "note",
+        ]
+    )
+    for req in qs.iterator(chunk_size=500):
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    req.pk,
+                    req.created_at.isoformat(),
+                    req.status,
+                    req.kind,
+                    req.key_set.label,
+                    req.asset,
+                    req.amount_text,
+                    selectors.source_text(req),
+                    selectors.destination_text(req),
+                    req.requested_by.get_username(),
+                    req.required_approvals,
+                    req.decided_at.isoformat() if req.decided_at else "",
+                    req.completed_at.isoformat() if req.completed_at else "",
+                    req.exchange_id,
+                    req.client_id,
+                    req.payload_sha256,
+                    req.note,
+                )
+            ]
+        )
+    return response
