@@ -22,7 +22,6 @@ import pytest
 from django.db import connection
 
 from bingxadmin.celery import app as celery_app
-from tests.transfers.execution_support import *  # noqa: F403 - fixtures
 from tests.transfers.execution_support import Sandbox, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

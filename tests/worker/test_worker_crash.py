@@ -22,8 +22,8 @@ from tests.transfers.execution_support import (
     wait_for,
 )
 from tests.worker.conftest import final_status
+from transfers.execution.sweep import transfers_sweep
 from transfers.models import Status, TransferRequest
-from transfers.sweeper import transfers_sweep
 from transfers.tasks import transfer_execute_task
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

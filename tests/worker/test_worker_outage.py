@@ -19,9 +19,9 @@ from tests.transfers.execution_support import (
     wait_for,
 )
 from tests.worker.conftest import Broker, final_status
+from transfers.execution.sweep import transfers_sweep
 from transfers.models import Status
-from transfers.services import transfer_request_approve
-from transfers.sweeper import transfers_sweep
+from transfers.services.decisions import transfer_request_approve
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
