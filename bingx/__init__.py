@@ -9,7 +9,7 @@ Nothing here imports Django. Quick start::
     client.sync_time()
     print(client.uid(), client.fund_balances())
     try:
-        result = client.transfer("fund", "spot", "USDT", Decimal("10"))
+        result = client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("10"))
     except Rejected:      # the exchange refused; nothing moved
         ...
     except Ambiguous:     # may or may not have happened: reconcile with transfer_records()
@@ -30,9 +30,15 @@ Public API:
   :class:`InnerTransferRecord`, :class:`SubAccountTransferResult`, :class:`SubAccountTransferableCoin`,
   :class:`SubAccountTransferRecord`, :class:`SubAccount`, and :class:`Page` (alias ``RecordsPage``).
 * :func:`sign` (``bingx.signing``) — ``sign(secret, params) -> (canonical, signature)``.
+* The endpoint table (``bingx.endpoints``): :class:`Endpoint` (path, method, transport, envelope,
+  per-UID limit, permission, ``moves_money``/``read_only``), one constant per endpoint
+  (``endpoints.SPOT_BALANCE``, ``endpoints.ASSET_TRANSFER``, …), :data:`ENDPOINTS` (by path),
+  :func:`endpoint_for` and :data:`PERMISSION_NAMES` (API-key permission code → name).
 """
 
+from . import endpoints
 from .client import DEFAULT_BASE_URL, CallInfo, Client
+from .endpoints import ENDPOINTS, PERMISSION_NAMES, Endpoint, endpoint_for
 from .errors import (
     Ambiguous,
     AuthenticationError,
@@ -68,6 +74,8 @@ from .signing import sign
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ENDPOINTS",
+    "PERMISSION_NAMES",
     "Ambiguous",
     "ApiPermissions",
     "AssetOverviewEntry",
@@ -76,6 +84,7 @@ __all__ = [
     "BingXError",
     "CallInfo",
     "Client",
+    "Endpoint",
     "IPNotWhitelisted",
     "InnerTransferRecord",
     "InnerTransferResult",
@@ -97,5 +106,7 @@ __all__ = [
     "TransferRecord",
     "TransferResult",
     "TransferableCoin",
+    "endpoint_for",
+    "endpoints",
     "sign",
 ]

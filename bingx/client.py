@@ -9,17 +9,21 @@ Usage::
     client.sync_time()                              # optional: store the server-clock offset
     for bal in client.fund_balances():
         print(bal.asset, bal.free, bal.locked)
-    result = client.transfer("fund", "spot", "USDT", Decimal("10"))
+    result = client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("10"))
     print(result.transfer_id)
 
 Behaviour:
 
+* What each method sends (method, path, query string or JSON body) and whether it may be retried come
+  from the endpoint table :mod:`bingx.endpoints`; method docstrings name the table entry
+  (e.g. ``SPOT_BALANCE``). Money-moving methods take keyword arguments only.
 * Every signed call carries ``timestamp`` (local ms + server offset) and ``recvWindow``. Offsets are
   shared by all clients on the same base URL (:meth:`Client.sync_time`). On ``TimestampError`` (100421)
   the client resyncs and retries that call exactly once (a timestamp rejection proves nothing moved).
-* Reads (GET and the read-only JSON ``supportCoins`` POST) are retried on :class:`~bingx.errors.NotSent`
-  / :class:`~bingx.errors.Ambiguous` up to ``read_retries`` times with a short backoff. Money-moving
-  POSTs are **never** retried automatically (apart from the timestamp case above).
+* Reads (endpoints whose entry is ``read_only``: the GETs and the JSON ``supportCoins`` POST) are
+  retried on :class:`~bingx.errors.NotSent` / :class:`~bingx.errors.Ambiguous` up to ``read_retries``
+  times with a short backoff. Money-moving POSTs (and the authorizeSubAccount setting) are **never**
+  retried automatically (apart from the timestamp case above).
 * ``before_request(method, path)`` is called right before each signed request is sent (each attempt),
   e.g. to take a rate-limit token; an exception from it aborts the call (nothing is sent).
 * ``on_response(CallInfo)`` is called after each attempt, successful or not, with the signed params
@@ -27,6 +31,11 @@ Behaviour:
   and swallowed so auditing can never turn a completed transfer into an error.
 * Secrets never appear in ``repr``, logs or exception messages; log lines carry method, path, code and
   duration only.
+* The environment is read once, when the Client is built: proxies (``HTTP_PROXY``/``HTTPS_PROXY``/
+  ``ALL_PROXY`` minus ``NO_PROXY``) for the base URL's host, the CA bundle (``REQUESTS_CA_BUNDLE``/
+  ``CURL_CA_BUNDLE``) and ``~/.netrc`` credentials — the same answers ``requests`` would find on every
+  call, without the per-call lookup. The session (also one passed in, which the Client owns from then
+  on) gets ``trust_env = False``; build a new Client to pick up changed variables.
 """
 
 from __future__ import annotations
@@ -38,12 +47,36 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import requests
 import urllib3.exceptions
 
 from . import envelope
+from .endpoints import (
+    ACCOUNT_UID,
+    API_PERMISSIONS,
+    ASSET_OVERVIEW,
+    ASSET_TRANSFER,
+    ASSET_TRANSFER_SUPPORT_COINS,
+    AUTHORIZE_SUB_ACCOUNT,
+    FUND_BALANCE,
+    INNER_TRANSFER_APPLY,
+    INNER_TRANSFER_RECORDS,
+    LEGACY_TRANSFER,
+    LEGACY_TRANSFER_RECORDS,
+    SERVER_TIME,
+    SPOT_BALANCE,
+    SUB_ACCOUNT_ASSETS,
+    SUB_ACCOUNT_LIST,
+    SUB_INNER_TRANSFER_APPLY,
+    SUB_INNER_TRANSFER_RECORDS,
+    SUB_TRANSFER_ASSET,
+    SUB_TRANSFER_HISTORY,
+    SUB_TRANSFER_SUPPORT_COINS,
+    TRANSFER_RECORDS,
+    Endpoint,
+)
 from .errors import (
     Ambiguous,
     BingXError,
@@ -71,12 +104,11 @@ from .models import (
     TransferResult,
     to_id,
 )
-from .signing import Mode, build, format_decimal
+from .signing import build, format_decimal
 
 __all__ = ["DEFAULT_BASE_URL", "CallInfo", "Client"]
 
 DEFAULT_BASE_URL = "https://open-api.bingx.com"
-SERVER_TIME_PATH = "/openApi/swap/v2/server/time"
 
 T = TypeVar("T")
 Amount = Decimal | int | str
@@ -102,6 +134,36 @@ class CallInfo:
     error: str | None = None
     attempt: int = 1
     base_url: str = field(default="", compare=False)
+
+
+class _Answer(NamedTuple):
+    """A successful answer: the unwrapped payload, plus status, code and message for audit."""
+
+    payload: Any
+    http_status: int
+    code: int | None
+    msg: str
+
+
+def _environment_settings(
+    session: requests.Session, base_url: str
+) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """Resolve once what ``requests`` would otherwise look up in the environment on every call.
+
+    Returns the ``send`` settings for ``base_url`` (proxies from ``HTTP(S)_PROXY``/``ALL_PROXY`` unless
+    ``NO_PROXY`` matches the host, the CA bundle from ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, merged
+    with the session's own ``proxies``/``verify``/``cert``/``stream``) and the ``~/.netrc`` credentials
+    for the host, then switches the session's ``trust_env`` off so it stops re-reading the environment.
+    Proxy choice depends on the scheme and host only, so one answer serves every path under the base URL.
+    """
+    url = base_url + "/"
+    try:
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        auth = requests.utils.get_netrc_auth(url) if session.trust_env and session.auth is None else None
+    except ValueError as exc:  # e.g. a non-numeric port, met while matching NO_PROXY
+        raise ValueError("base_url is not a valid URL") from exc
+    session.trust_env = False
+    return dict(settings), auth
 
 
 _SIGNED_QUERY_RE = re.compile(r"\?[^\s\"']*signature=[^\s\"']*")
@@ -260,6 +322,7 @@ class Client:
         self.timeout = timeout
         self.recv_window = recv_window
         self.session = session if session is not None else requests.Session()
+        self._environment, self._auth = _environment_settings(self.session, self.base_url)
         self.read_retries = read_retries
         self.logger = logger if logger is not None else logging.getLogger("bingx")
         self.before_request = before_request
@@ -297,19 +360,19 @@ class Client:
         cls._offsets.clear()
 
     def server_time(self) -> ServerTime:
-        """``GET /openApi/swap/v2/server/time`` (public, unsigned)."""
-        data = self._public_get(SERVER_TIME_PATH)
+        """``SERVER_TIME`` (public, unsigned)."""
+        data = self._public_get(SERVER_TIME)
         return ServerTime(server_time=int(data["serverTime"]))
 
     def sync_time(self) -> int:
         """Fetch server time, store the offset for this base URL (shared by all clients), return it."""
         t0 = _now_ms()
-        data = self._public_get(SERVER_TIME_PATH)
+        data = self._public_get(SERVER_TIME)
         t1 = _now_ms()
         try:
             server = int(data["serverTime"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise Ambiguous("unexpected server time response", path=SERVER_TIME_PATH) from exc
+            raise Ambiguous("unexpected server time response", path=SERVER_TIME.path) from exc
         offset = server - (t0 + t1) // 2
         self._offsets.set(self.base_url, offset)
         self.logger.info("bingx time offset for %s: %d ms", self.base_url, offset)
@@ -319,66 +382,65 @@ class Client:
     # identity
     # ------------------------------------------------------------------------------------------------
     def uid(self) -> str:
-        """``GET /openApi/account/v1/uid`` → the key's own UID."""
-        data = self._call("GET", "/openApi/account/v1/uid", {})
-        return self._parse("/openApi/account/v1/uid", lambda: to_id(data["uid"]))
+        """``ACCOUNT_UID`` → the key's own UID."""
+        data = self._call(ACCOUNT_UID, {})
+        return self._parse(ACCOUNT_UID, lambda: to_id(data["uid"]))
 
     def api_permissions(self) -> ApiPermissions:
-        """``GET /openApi/v1/account/apiPermissions`` (bare object)."""
-        path = "/openApi/v1/account/apiPermissions"
-        data = self._call("GET", path, {})
-        return self._parse(path, lambda: ApiPermissions.from_raw(data))
+        """``API_PERMISSIONS`` (bare object)."""
+        data = self._call(API_PERMISSIONS, {})
+        return self._parse(API_PERMISSIONS, lambda: ApiPermissions.from_raw(data))
 
     # ------------------------------------------------------------------------------------------------
     # balances
     # ------------------------------------------------------------------------------------------------
     def spot_balances(self) -> tuple[Balance, ...]:
-        """``GET /openApi/spot/v1/account/balance``."""
-        path = "/openApi/spot/v1/account/balance"
-        data = self._call("GET", path, {})
+        """``SPOT_BALANCE``."""
+        data = self._call(SPOT_BALANCE, {})
         return self._parse(
-            path, lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "balances", "assets"))
+            SPOT_BALANCE,
+            lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "balances", "assets")),
         )
 
     def fund_balances(self, asset: str | None = None) -> tuple[Balance, ...]:
-        """``GET /openApi/fund/v1/account/balance`` (accepts ``data.assets`` and ``data.balances``)."""
-        path = "/openApi/fund/v1/account/balance"
-        data = self._call("GET", path, {"asset": asset})
+        """``FUND_BALANCE`` (accepts ``data.assets`` and ``data.balances``)."""
+        data = self._call(FUND_BALANCE, {"asset": asset})
         return self._parse(
-            path, lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "assets", "balances"))
+            FUND_BALANCE,
+            lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "assets", "balances")),
         )
 
     def asset_overview(self, account_type: str | None = None) -> tuple[AssetOverviewEntry, ...]:
-        """``GET /openApi/account/v1/allAccountBalance`` → USDT value per account type."""
-        path = "/openApi/account/v1/allAccountBalance"
-        data = self._call("GET", path, {"accountType": account_type})
+        """``ASSET_OVERVIEW`` → USDT value per account type."""
+        data = self._call(ASSET_OVERVIEW, {"accountType": account_type})
         return self._parse(
-            path,
+            ASSET_OVERVIEW,
             lambda: tuple(AssetOverviewEntry.from_raw(r) for r in envelope.items(data, "result", "balances")),
         )
 
     # ------------------------------------------------------------------------------------------------
     # own-account transfers
     # ------------------------------------------------------------------------------------------------
-    def transfer(self, from_account: str, to_account: str, asset: str, amount: Amount) -> TransferResult:
-        """``POST /openApi/api/asset/v1/transfer`` between own wallets
+    def transfer(self, *, from_account: str, to_account: str, asset: str, amount: Amount) -> TransferResult:
+        """``ASSET_TRANSFER`` between own wallets
         (``fund``, ``spot``, ``stdFutures``, ``coinMPerp``, ``USDTMPerp``). Never retried."""
-        path = "/openApi/api/asset/v1/transfer"
         params = {
             "fromAccount": from_account,
             "toAccount": to_account,
             "asset": asset,
             "amount": _amount(amount),
         }
-        data = self._call("POST", path, params)
-        return self._parse(path, lambda: TransferResult.from_raw(data))
+        data = self._call(ASSET_TRANSFER, params)
+        return self._parse(ASSET_TRANSFER, lambda: TransferResult.from_raw(data))
 
     def transferable_coins(self, from_account: str, to_account: str) -> tuple[TransferableCoin, ...]:
-        """``GET /openApi/api/asset/v1/transfer/supportCoins``."""
-        path = "/openApi/api/asset/v1/transfer/supportCoins"
-        data = self._call("GET", path, {"fromAccount": from_account, "toAccount": to_account})
+        """``ASSET_TRANSFER_SUPPORT_COINS``."""
+        data = self._call(
+            ASSET_TRANSFER_SUPPORT_COINS, {"fromAccount": from_account, "toAccount": to_account}
+        )
         return self._parse(
-            path, lambda: tuple(TransferableCoin.from_raw(c) for c in envelope.items(data, "coins"))
+            ASSET_TRANSFER_SUPPORT_COINS,
+            lambda: tuple(TransferableCoin.from_raw(c) for c in envelope.items(data, "coins")),
         )
 
     def transfer_records(
@@ -391,9 +453,8 @@ class Client:
         page_index: int = 1,
         page_size: int = 100,
     ) -> Page[TransferRecord]:
-        """``GET /openApi/api/v3/asset/transferRecord`` (bare ``{total, rows}``); query by the account
+        """``TRANSFER_RECORDS`` (bare ``{total, rows}``); query by the account
         pair or by ``transfer_id``; ``page_size`` ≤ 100."""
-        path = "/openApi/api/v3/asset/transferRecord"
         params = {
             "fromAccount": from_account,
             "toAccount": to_account,
@@ -403,15 +464,14 @@ class Client:
             "pageIndex": page_index,
             "pageSize": page_size,
         }
-        data = self._call("GET", path, params)
-        return self._page(path, data, TransferRecord.from_raw)
+        data = self._call(TRANSFER_RECORDS, params)
+        return self._page(TRANSFER_RECORDS, data, TransferRecord.from_raw)
 
-    def legacy_transfer(self, type: str, asset: str, amount: Amount) -> TransferResult:
-        """Legacy ``POST /openApi/api/v3/post/asset/transfer`` (``type`` e.g. ``FUND_PFUTURES``).
+    def legacy_transfer(self, *, type: str, asset: str, amount: Amount) -> TransferResult:
+        """``LEGACY_TRANSFER``, the legacy universal transfer (``type`` e.g. ``FUND_PFUTURES``).
         Never retried."""
-        path = "/openApi/api/v3/post/asset/transfer"
-        data = self._call("POST", path, {"type": type, "asset": asset, "amount": _amount(amount)})
-        return self._parse(path, lambda: TransferResult.from_raw(data))
+        data = self._call(LEGACY_TRANSFER, {"type": type, "asset": asset, "amount": _amount(amount)})
+        return self._parse(LEGACY_TRANSFER, lambda: TransferResult.from_raw(data))
 
     def legacy_transfer_records(
         self,
@@ -422,8 +482,7 @@ class Client:
         current: int = 1,
         size: int = 100,
     ) -> Page[LegacyTransferRecord]:
-        """``GET /openApi/api/v3/asset/transfer`` (legacy, bare ``{total, rows}``)."""
-        path = "/openApi/api/v3/asset/transfer"
+        """``LEGACY_TRANSFER_RECORDS`` (legacy, bare ``{total, rows}``)."""
         params = {
             "type": type,
             "tranId": None if tran_id is None else str(tran_id),
@@ -432,14 +491,15 @@ class Client:
             "current": current,
             "size": size,
         }
-        data = self._call("GET", path, params)
-        return self._page(path, data, LegacyTransferRecord.from_raw)
+        data = self._call(LEGACY_TRANSFER_RECORDS, params)
+        return self._page(LEGACY_TRANSFER_RECORDS, data, LegacyTransferRecord.from_raw)
 
     # ------------------------------------------------------------------------------------------------
     # inner transfers (user to user)
     # ------------------------------------------------------------------------------------------------
     def inner_transfer(
         self,
+        *,
         coin: str,
         user_account_type: int,
         user_account: str | int,
@@ -448,12 +508,12 @@ class Client:
         calling_code: str | None = None,
         transfer_client_id: str | None = None,
     ) -> InnerTransferResult:
-        """``POST /openApi/wallets/v1/capital/innerTransfer/apply`` (main → main / own sub).
+        """``INNER_TRANSFER_APPLY`` (main → main / own sub).
         ``user_account_type``: 1 UID, 2 phone (needs ``calling_code``), 3 email; ``wallet_type``: 1 fund,
         2 standard futures, 3 perpetual. ``transfer_client_id`` is the exchange-side idempotency key
         and lets a lost answer be reconciled. Never retried."""
         return self._inner_apply(
-            "/openApi/wallets/v1/capital/innerTransfer/apply",
+            INNER_TRANSFER_APPLY,
             coin,
             user_account_type,
             user_account,
@@ -473,9 +533,9 @@ class Client:
         offset: int = 0,
         limit: int = 100,
     ) -> Page[InnerTransferRecord]:
-        """``GET /openApi/wallets/v1/capital/innerTransfer/records`` (main account; ``data.data`` rows)."""
+        """``INNER_TRANSFER_RECORDS`` (main account; ``data.data`` rows)."""
         return self._inner_records(
-            "/openApi/wallets/v1/capital/innerTransfer/records",
+            INNER_TRANSFER_RECORDS,
             coin,
             id,
             transfer_client_id,
@@ -487,6 +547,7 @@ class Client:
 
     def sub_account_inner_transfer(
         self,
+        *,
         coin: str,
         user_account_type: int,
         user_account: str | int,
@@ -494,10 +555,10 @@ class Client:
         wallet_type: int,
         calling_code: str | None = None,
     ) -> InnerTransferResult:
-        """``POST /openApi/wallets/v1/capital/subAccountInnerTransfer/apply`` (signed by the sub-account;
+        """``SUB_INNER_TRANSFER_APPLY`` (signed by the sub-account;
         sub → sub of the same master, or sub → master). Never retried."""
         return self._inner_apply(
-            "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply",
+            SUB_INNER_TRANSFER_APPLY,
             coin,
             user_account_type,
             user_account,
@@ -509,7 +570,7 @@ class Client:
 
     def _inner_apply(
         self,
-        path: str,
+        endpoint: Endpoint,
         coin: str,
         user_account_type: int,
         user_account: str | int,
@@ -528,8 +589,8 @@ class Client:
             "callingCode": calling_code,
             **extra,
         }
-        data = self._call("POST", path, params)
-        return self._parse(path, lambda: InnerTransferResult.from_raw(data))
+        data = self._call(endpoint, params)
+        return self._parse(endpoint, lambda: InnerTransferResult.from_raw(data))
 
     def sub_account_inner_transfer_records(
         self,
@@ -541,9 +602,9 @@ class Client:
         offset: int = 0,
         limit: int = 100,
     ) -> Page[InnerTransferRecord]:
-        """``GET /openApi/wallets/v1/capital/subAccount/innerTransfer/records`` (signed by the sub)."""
+        """``SUB_INNER_TRANSFER_RECORDS`` (signed by the sub)."""
         return self._inner_records(
-            "/openApi/wallets/v1/capital/subAccount/innerTransfer/records",
+            SUB_INNER_TRANSFER_RECORDS,
             coin,
             id,
             transfer_client_id,
@@ -555,7 +616,7 @@ class Client:
 
     def _inner_records(
         self,
-        path: str,
+        endpoint: Endpoint,
         coin: str,
         id: str | int | None,
         transfer_client_id: str | None,
@@ -573,13 +634,12 @@ class Client:
             "offset": offset,
             "limit": limit,
         }
-        data = self._call("GET", path, params)
-        return self._page(path, data, InnerTransferRecord.from_raw)
+        data = self._call(endpoint, params)
+        return self._page(endpoint, data, InnerTransferRecord.from_raw)
 
-    def authorize_sub_account_transfer(self, sub_uids: Sequence[Uid], transferable: bool) -> bool:
-        """``POST /openApi/account/v1/innerTransfer/authorizeSubAccount`` (master only); ``subUids`` is
+    def authorize_sub_account_transfer(self, *, sub_uids: Sequence[Uid], transferable: bool) -> bool:
+        """``AUTHORIZE_SUB_ACCOUNT`` (master only); ``subUids`` is
         sent comma-joined. Returns the exchange's boolean ``data``."""
-        path = "/openApi/account/v1/innerTransfer/authorizeSubAccount"
         if isinstance(sub_uids, (str, int)):
             sub_uids = [sub_uids]
         if not sub_uids:
@@ -587,14 +647,15 @@ class Client:
         if not isinstance(transferable, bool):
             raise TypeError("transferable must be a bool")
         params = {"subUids": [_uid(u, "sub_uids") for u in sub_uids], "transferable": transferable}
-        data = self._call("POST", path, params)
-        return self._parse(path, lambda: _as_bool(data))
+        data = self._call(AUTHORIZE_SUB_ACCOUNT, params)
+        return self._parse(AUTHORIZE_SUB_ACCOUNT, lambda: _as_bool(data))
 
     # ------------------------------------------------------------------------------------------------
     # master ↔ sub family transfers (JSON body)
     # ------------------------------------------------------------------------------------------------
     def sub_account_transfer(
         self,
+        *,
         asset: str,
         amount: Amount,
         from_uid: Uid,
@@ -605,10 +666,9 @@ class Client:
         to_account_type: int,
         remark: str,
     ) -> SubAccountTransferResult:
-        """``POST /openApi/account/transfer/v1/subAccount/transferAsset`` (JSON body, master key).
+        """``SUB_TRANSFER_ASSET`` (JSON body, master key).
         ``*_type``: 1 parent, 2 sub; ``*_account_type``: 1 fund, 2 standard futures, 3 perpetual USDT-M.
         Response is double-wrapped. Never retried."""
-        path = "/openApi/account/transfer/v1/subAccount/transferAsset"
         params = {
             "assetName": asset,
             "transferAmount": _amount(amount),
@@ -620,24 +680,24 @@ class Client:
             "toAccountType": int(to_account_type),
             "remark": remark,
         }
-        data = self._call("POST", path, params, mode="json")
-        return self._parse(path, lambda: SubAccountTransferResult.from_raw(data))
+        data = self._call(SUB_TRANSFER_ASSET, params)
+        return self._parse(SUB_TRANSFER_ASSET, lambda: SubAccountTransferResult.from_raw(data))
 
     def sub_account_transferable_coins(
         self, from_uid: Uid, from_account_type: int, to_uid: Uid, to_account_type: int
     ) -> tuple[SubAccountTransferableCoin, ...]:
-        """``POST /openApi/account/transfer/v1/subAccount/transferAsset/supportCoins`` (JSON, read-only,
+        """``SUB_TRANSFER_SUPPORT_COINS`` (JSON, read-only,
         retried like a GET)."""
-        path = "/openApi/account/transfer/v1/subAccount/transferAsset/supportCoins"
         params = {
             "fromUid": _uid(from_uid, "from_uid"),
             "fromAccountType": int(from_account_type),
             "toUid": _uid(to_uid, "to_uid"),
             "toAccountType": int(to_account_type),
         }
-        data = self._call("POST", path, params, mode="json", read_only=True)
+        data = self._call(SUB_TRANSFER_SUPPORT_COINS, params)
         return self._parse(
-            path, lambda: tuple(SubAccountTransferableCoin.from_raw(c) for c in envelope.items(data, "coins"))
+            SUB_TRANSFER_SUPPORT_COINS,
+            lambda: tuple(SubAccountTransferableCoin.from_raw(c) for c in envelope.items(data, "coins")),
         )
 
     def sub_account_transfer_history(
@@ -650,8 +710,7 @@ class Client:
         page_id: int = 1,
         paging_size: int = 100,
     ) -> Page[SubAccountTransferRecord]:
-        """``GET /openApi/account/transfer/v1/subAccount/asset/transferHistory`` (master only, bare)."""
-        path = "/openApi/account/transfer/v1/subAccount/asset/transferHistory"
+        """``SUB_TRANSFER_HISTORY`` (master only, bare)."""
         params = {
             "uid": _uid(uid, "uid"),
             "type": type,
@@ -661,84 +720,75 @@ class Client:
             "pageId": page_id,
             "pagingSize": paging_size,
         }
-        data = self._call("GET", path, params)
-        return self._page(path, data, SubAccountTransferRecord.from_raw)
+        data = self._call(SUB_TRANSFER_HISTORY, params)
+        return self._page(SUB_TRANSFER_HISTORY, data, SubAccountTransferRecord.from_raw)
 
     # ------------------------------------------------------------------------------------------------
     # sub-accounts
     # ------------------------------------------------------------------------------------------------
     def sub_accounts(self, sub_uid: Uid | None = None, page: int = 1, limit: int = 100) -> Page[SubAccount]:
-        """``GET /openApi/subAccount/v1/list`` (master only)."""
-        path = "/openApi/subAccount/v1/list"
+        """``SUB_ACCOUNT_LIST`` (master only)."""
         params = {
             "subUid": None if sub_uid is None else _uid(sub_uid, "sub_uid"),
             "page": page,
             "limit": limit,
         }
-        data = self._call("GET", path, params)
-        return self._page(path, data, SubAccount.from_raw)
+        data = self._call(SUB_ACCOUNT_LIST, params)
+        return self._page(SUB_ACCOUNT_LIST, data, SubAccount.from_raw)
 
     def sub_account_assets(self, sub_uid: Uid) -> tuple[Balance, ...]:
-        """``GET /openApi/subAccount/v1/assets`` → a sub-account's funding balances (JSON numbers)."""
-        path = "/openApi/subAccount/v1/assets"
-        data = self._call("GET", path, {"subUid": _uid(sub_uid, "sub_uid")})
+        """``SUB_ACCOUNT_ASSETS`` → a sub-account's funding balances (JSON numbers)."""
+        data = self._call(SUB_ACCOUNT_ASSETS, {"subUid": _uid(sub_uid, "sub_uid")})
         return self._parse(
-            path, lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "balances", "assets"))
+            SUB_ACCOUNT_ASSETS,
+            lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "balances", "assets")),
         )
 
     # ------------------------------------------------------------------------------------------------
     # plumbing
     # ------------------------------------------------------------------------------------------------
-    def _parse(self, path: str, fn: Callable[[], T]) -> T:
+    def _parse(self, endpoint: Endpoint, fn: Callable[[], T]) -> T:
         """Model parsing after a successful answer; a shape we don't understand is Ambiguous."""
         try:
             return fn()
         except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
             raise Ambiguous(
-                f"unexpected response shape ({type(exc).__name__}), outcome unknown", path=path
+                f"unexpected response shape ({type(exc).__name__}), outcome unknown", path=endpoint.path
             ) from exc
 
-    def _page(self, path: str, data: Any, parse: Callable[[Any], T]) -> Page[T]:
+    def _page(self, endpoint: Endpoint, data: Any, parse: Callable[[Any], T]) -> Page[T]:
         def go() -> Page[T]:
             total, rows = envelope.records(data)
             return Page(total=total, rows=tuple(parse(r) for r in rows))
 
-        return self._parse(path, go)
+        return self._parse(endpoint, go)
 
-    def _public_get(self, path: str) -> Any:
+    def _public_get(self, endpoint: Endpoint) -> Any:
         """Unsigned GET with read retries (server time)."""
+        path = endpoint.path
         attempt = 0
         while True:
             attempt += 1
             start = time.monotonic()
             try:
-                prep = requests.Request("GET", self.base_url + path).prepare()
-                return self._exchange(prep, "GET", path)
+                prep = requests.Request(endpoint.method, self.base_url + path).prepare()
+                return self._exchange(prep, path).payload
             except (NotSent, Ambiguous) as exc:
-                self._log("GET", path, exc.http_status, exc.code, start, exc)
+                self._log(endpoint.method, path, exc.http_status, exc.code, start, exc)
                 if attempt > self.read_retries:
                     raise
                 self._sleep_backoff(attempt)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any],
-        *,
-        mode: Mode = "query",
-        read_only: bool | None = None,
-    ) -> Any:
-        """Sign, send, classify, retry (reads only), resync once on 100421. Returns the unwrapped payload."""
-        if read_only is None:
-            read_only = method == "GET"
+    def _call(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        """Sign, send, classify; retry read-only endpoints only; resync once on 100421. Returns the
+        unwrapped payload."""
         attempt = 0
         resynced = False
         retries = 0
         while True:
             attempt += 1
             try:
-                return self._send_signed(method, path, params, mode, attempt)
+                return self._send_signed(endpoint, params, attempt)
             except TimestampError as exc:
                 if resynced:
                     raise
@@ -748,7 +798,7 @@ class Client:
                 except BingXError as sync_exc:
                     raise exc from sync_exc
             except (NotSent, Ambiguous):
-                if not read_only or retries >= self.read_retries:
+                if not endpoint.read_only or retries >= self.read_retries:
                     raise
                 retries += 1
                 self._sleep_backoff(retries)
@@ -756,9 +806,10 @@ class Client:
     def _sleep_backoff(self, n: int) -> None:
         time.sleep(min(self.retry_backoff_s * (2 ** (n - 1)), 2.0))
 
-    def _send_signed(
-        self, method: str, path: str, params: Mapping[str, Any], mode: Mode, attempt: int
-    ) -> Any:
+    def _send_signed(self, endpoint: Endpoint, params: Mapping[str, Any], attempt: int) -> Any:
+        method = endpoint.method
+        path = endpoint.path
+        mode = endpoint.transport
         offset = self._offsets.get(self.base_url)
         signed = build(
             params,
@@ -767,16 +818,19 @@ class Client:
             recv_window=self.recv_window,
             mode=mode,
         )
+        url = self.base_url + path
         headers = {"X-BX-APIKEY": self.api_key}
+        # ~/.netrc credentials apply only when the session has no auth of its own (as in requests).
+        auth = self._auth if self.session.auth is None else None
         if mode == "json":
             headers["Content-Type"] = "application/json"
-            req = requests.Request(method, self.base_url + path, headers=headers, data=signed.body or "")
+            req = requests.Request(method, url, headers=headers, data=signed.body or "", auth=auth)
         else:
-            req = requests.Request(method, self.base_url + path, headers=headers)
+            req = requests.Request(method, url, headers=headers, auth=auth)
         prep = self.session.prepare_request(req)
         if mode == "query":
             # Set the URL ourselves so nothing re-encodes or re-orders what was signed.
-            prep.url = f"{self.base_url}{path}?{signed.query}"
+            prep.url = f"{url}?{signed.query}"
         if self.before_request is not None:
             self.before_request(method, path)
         start = time.monotonic()
@@ -785,12 +839,9 @@ class Client:
         msg = ""
         error: BingXError | None = None
         try:
-            resp_holder: list[requests.Response] = []
-            payload = self._exchange(prep, method, path, resp_holder)
-            if resp_holder:
-                http_status = resp_holder[0].status_code
-                code, msg = _code_msg(resp_holder[0])
-            return payload
+            answer = self._exchange(prep, path)
+            http_status, code, msg = answer.http_status, answer.code, answer.msg
+            return answer.payload
         except BingXError as exc:
             error = exc
             http_status = exc.http_status
@@ -819,18 +870,11 @@ class Client:
                 except Exception:
                     self.logger.exception("bingx on_response hook failed for %s %s", method, path)
 
-    def _exchange(
-        self,
-        prep: requests.PreparedRequest,
-        method: str,
-        path: str,
-        holder: list[requests.Response] | None = None,
-    ) -> Any:
+    def _exchange(self, prep: requests.PreparedRequest, path: str) -> _Answer:
         """Send one prepared request; return the unwrapped payload or raise a classified error."""
-        settings = self.session.merge_environment_settings(prep.url, {}, None, None, None)
         transport_error: BingXError | None = None
         try:
-            resp = self.session.send(prep, timeout=self.timeout, allow_redirects=False, **settings)
+            resp = self.session.send(prep, timeout=self.timeout, allow_redirects=False, **self._environment)
             content = resp.content  # read the whole body inside the try: a broken body is Ambiguous
         except requests.RequestException as exc:
             transport_error = _classify_transport(exc, path)
@@ -840,8 +884,6 @@ class Client:
             # Raised outside the except block: the requests exception (its text holds the signed URL)
             # must not even be reachable as __context__.
             raise transport_error
-        if holder is not None:
-            holder.append(resp)
         status = resp.status_code
         body: Any = None
         body_error: BingXError | None = None
@@ -868,7 +910,9 @@ class Client:
             raise body_error
         if body is None:
             raise Ambiguous("empty response body, outcome unknown", http_status=status, path=path)
-        return envelope.unwrap(body, http_status=status, path=path)
+        payload = envelope.unwrap(body, http_status=status, path=path)
+        code, msg = _code_msg(body)
+        return _Answer(payload, status, code, msg)
 
     def _log(
         self,
@@ -894,11 +938,8 @@ class Client:
             )
 
 
-def _code_msg(resp: requests.Response) -> tuple[int | None, str]:
-    try:
-        body = envelope.parse_json(resp.content)
-    except Ambiguous:
-        return None, ""
+def _code_msg(body: Any) -> tuple[int | None, str]:
+    """BingX code (0 when a dict body has none) and message of a parsed successful answer, for audit."""
     if not isinstance(body, dict):
         return None, ""
     code = envelope.code_of(body)

@@ -209,7 +209,7 @@ class TransferableCoin:
 
 @dataclass(frozen=True)
 class TransferRecord:
-    """Row of ``GET /openApi/api/v3/asset/transferRecord``."""
+    """Row of :data:`bingx.endpoints.TRANSFER_RECORDS` (``Client.transfer_records``)."""
 
     transfer_id: str
     asset: str
@@ -240,7 +240,7 @@ class TransferRecord:
 
 @dataclass(frozen=True)
 class LegacyTransferRecord:
-    """Row of ``GET /openApi/api/v3/asset/transfer`` (legacy ``type`` enum, e.g. ``FUND_PFUTURES``)."""
+    """Row of :data:`bingx.endpoints.LEGACY_TRANSFER_RECORDS` (legacy ``type`` enum: ``FUND_PFUTURES``…)."""
 
     tran_id: str
     asset: str

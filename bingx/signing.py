@@ -14,7 +14,8 @@ Transport:
 
 * query mode (GET and most POSTs): ``?k=quote(v, safe="")&…&signature=<hex>`` — values percent-encoded,
   keys never, same order as signed, signature last; POST bodies are empty;
-* JSON mode (``POST /openApi/subAccount/v1/*`` and ``/openApi/account/transfer/v1/subAccount/*``):
+* JSON mode (endpoints whose :mod:`bingx.endpoints` entry has ``transport="json"``: the master ↔ sub
+  ``transferAsset`` pair):
   ``Content-Type: application/json``, body = sorted params + ``signature`` inside; ints stay JSON
   numbers, everything else becomes a JSON string, so the server re-derives exactly the signed text.
 
@@ -161,10 +162,14 @@ def build(
         if not 0 < recv_window <= MAX_RECV_WINDOW:
             raise ValueError(f"recv_window must be in 1..{MAX_RECV_WINDOW} ms")
         p["recvWindow"] = int(recv_window)
-    items = prepare_items(p)
-    canonical = canonical_string(items)
+    items = sorted(((k, v) for k, v in p.items() if v is not None), key=lambda kv: kv[0])
+    # Each value's text once (validating it: floats, NaN and unsupported types raise here, before any
+    # signing); the canonical string, the query string and the audit copy are all built from it.
+    texts = [(k, canonical_value(v)) for k, v in items]
+    canonical = "&".join(f"{k}={t}" for k, t in texts)
     signature = hmac_hex(secret, canonical)
-    shown = {k: canonical_value(v) for k, v in items}
+    shown = dict(texts)
     if mode == "json":
         return SignedRequest(mode, canonical, signature, "", json_body(items, signature), shown)
-    return SignedRequest(mode, canonical, signature, encode_query(items, signature), None, shown)
+    query = "&".join([*(f"{k}={quote(t, safe='')}" for k, t in texts), f"signature={signature}"])
+    return SignedRequest(mode, canonical, signature, query, None, shown)

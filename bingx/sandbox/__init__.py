@@ -1,4 +1,5 @@
-"""A faithful fake BingX exchange (WSGI) for tests and demos — pure stdlib, no Django, no ``bingx`` client.
+"""A faithful fake BingX exchange (WSGI) for tests and demos — pure stdlib, no Django, no ``bingx`` client;
+it shares only the endpoint table :mod:`bingx.endpoints` with the client.
 
 Use in-process::
 
@@ -37,7 +38,8 @@ Seed format (JSON object; the state file written by ``--state`` uses the same fo
     }
 
 Permission codes (§6.18): 1 spot trading, 2 read, 3 contract trading, 4 universal transfer,
-5 withdraw (main inner transfer), 7 sub-account inner transfer.
+5 withdraw (main inner transfer), 7 sub-account inner transfer (``bingx.endpoints.PERMISSION_NAMES``).
+Which endpoint needs which, and each endpoint's per-UID rate limit: :mod:`bingx.endpoints`.
 """
 
 from .app import SandboxApp, make_app

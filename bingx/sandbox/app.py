@@ -3,12 +3,13 @@
 Pipeline for ``/openApi/...`` requests (all business errors are HTTP 200 with a BingX code):
 
 1. fault lookup for the path (consumed on arrival; pre-apply faults answer here);
-2. unknown path → 100400 "this api is not exist"; wrong method → same;
-3. JSON-only route called without a JSON body → 100400 "miss arguments";
+2. unknown path → 100400 "this api is not exist"; wrong method → same (routes: :data:`.endpoints.ROUTES`,
+   one per :mod:`bingx.endpoints` entry, which supplies transport, permission and per-UID limit);
+3. JSON-transport endpoint called without a JSON body → 100400 "miss arguments";
 4. signature pipeline (auth.py): 100413 → 100412 → 100421/80014 → 100001;
 5. IP whitelist → 100419 (client IP = ``REMOTE_ADDR``);
-6. per-UID rate limit → 100410; 100202 lockout → 100410;
-7. permission → 100004;
+6. per-UID rate limit (the endpoint's ``per_uid_limit`` times the scale) → 100410; 100202 lockout → 100410;
+7. the endpoint's ``permission`` missing from the key → 100004;
 8. handler (under the state lock, so balance checks and moves are atomic).
 
 Dropping a connection needs the server's cooperation: :class:`bingx.sandbox.server.SandboxServer` sets
@@ -156,11 +157,13 @@ class SandboxApp:
         parsed = parse_request(query, environ.get("CONTENT_TYPE", "") or "", body)
         api_key = environ.get("HTTP_X_BX_APIKEY")
         known_key = self.state.keys.get(api_key or "")
+        route = ROUTES.get(path)
         entry = self.journal.add(
             {
                 "time_ms": self.state.now_ms(),
                 "method": method,
                 "path": path,
+                "endpoint": route.endpoint.name if route is not None else None,
                 "params": dict(parsed.params),
                 "uid": known_key.uid if known_key else None,
                 "api_key_last4": api_key[-4:] if api_key else None,
@@ -213,10 +216,11 @@ class SandboxApp:
             try:
                 if route is None or route.method != method:
                     raise ApiError(100400, MSG_NOT_EXIST)
+                endpoint = route.endpoint
                 ctx = Ctx(state=self.state, params=parsed.params, now=now, strict=self.strict, path=path)
-                if route.public:
+                if endpoint.public:
                     return route.handler(ctx)
-                if route.json_only and parsed.transport != "json":
+                if endpoint.transport == "json" and parsed.transport != "json":
                     raise ApiError(100400, "miss arguments")
                 key = verify(
                     self.state, environ.get("HTTP_X_BX_APIKEY"), parsed, strict=self.strict, now_ms=now
@@ -226,9 +230,9 @@ class SandboxApp:
                 ctx.params = parsed.params
                 if key.ip_whitelist and environ.get("REMOTE_ADDR", "") not in key.ip_whitelist:
                     raise ApiError(100419, MSG_IP)
-                headers = self.limiter.check(uid, path, route.limit, now)
+                headers = self.limiter.check(uid, path, endpoint.per_uid_limit, now)
                 self.limiter.check_lockout(uid, path, now)
-                if route.perm is not None and route.perm not in key.permissions:
+                if endpoint.permission is not None and endpoint.permission not in key.permissions:
                     raise ApiError(100004, MSG_PERMISSION)
                 reply = route.handler(ctx)
                 if reply.applied:

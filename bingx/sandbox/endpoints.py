@@ -1,5 +1,5 @@
-"""One handler per BingX endpoint (spec §5/§6), plus the route table with transport, permission and
-per-UID rate limit of each.
+"""One handler per BingX endpoint (spec §5/§6), and the route table pairing each handler with its
+:mod:`bingx.endpoints` entry (which holds method, path, transport, permission and per-UID rate limit).
 
 Handlers run with the state lock held (the app takes it), so every balance check + move is atomic.
 They raise :class:`ApiError` for BingX errors and return a :class:`Reply` otherwise.
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from .. import endpoints as registry
+from ..endpoints import Endpoint
 from .envelopes import MSG_INSUFFICIENT, MSG_INVALID, ApiError, Reply, std
 from .state import (
     CODE_BY_WALLET,
@@ -37,11 +39,6 @@ from .state import (
     fmt_dec,
     fmt_dec20,
 )
-
-PERM_READ = 2
-PERM_UNIVERSAL_TRANSFER = 4
-PERM_WITHDRAW = 5
-PERM_SUB_INNER_TRANSFER = 7
 
 LEGACY_TRANSFER_TYPES = (
     "FUND_SFUTURES",
@@ -751,90 +748,51 @@ def sub_all_account_balance(ctx: Ctx) -> Reply:
 
 
 # ---------------------------------------------------------------------------------------------------
-# route table
+# route table: one handler per registry endpoint
 # ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Route:
-    method: str
-    path: str
+    """A :class:`bingx.endpoints.Endpoint` served by ``handler``. Method, path, transport, the required
+    API-key permission and the per-UID rate limit all come from the endpoint table."""
+
+    endpoint: Endpoint
     handler: Callable[[Ctx], Reply]
-    perm: int | None  # required API-key permission; None = any valid key
-    limit: int | None  # per-UID requests per second (§5, first value where two are given)
-    json_only: bool = False  # §5 "J" rows: query-string calls → 100400 "miss arguments"
-    public: bool = False
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.method
+
+    @property
+    def path(self) -> str:
+        return self.endpoint.path
 
 
 ROUTES: dict[str, Route] = {
     r.path: r
     for r in (
-        Route("GET", "/openApi/swap/v2/server/time", server_time, None, None, public=True),
-        Route("GET", "/openApi/spot/v1/server/time", server_time, None, None, public=True),
-        Route("GET", "/openApi/account/v1/uid", account_uid, PERM_READ, 5),
-        Route("GET", "/openApi/v1/account/apiPermissions", api_permissions, PERM_READ, 5),
-        Route("GET", "/openApi/spot/v1/account/balance", spot_balance, PERM_READ, 5),
-        Route("GET", "/openApi/fund/v1/account/balance", fund_balance, PERM_UNIVERSAL_TRANSFER, 10),
-        Route("GET", "/openApi/account/v1/allAccountBalance", all_account_balance, PERM_READ, 5),
-        Route("POST", "/openApi/api/asset/v1/transfer", asset_transfer, PERM_UNIVERSAL_TRANSFER, 2),
-        Route(
-            "GET",
-            "/openApi/api/asset/v1/transfer/supportCoins",
-            asset_support_coins,
-            PERM_UNIVERSAL_TRANSFER,
-            2,
-        ),
-        Route("GET", "/openApi/api/v3/asset/transferRecord", transfer_record, PERM_UNIVERSAL_TRANSFER, 2),
-        Route("GET", "/openApi/api/v3/asset/transfer", legacy_transfer_records, PERM_READ, 10),
-        Route("POST", "/openApi/api/v3/post/asset/transfer", legacy_transfer, PERM_UNIVERSAL_TRANSFER, 2),
-        Route(
-            "POST", "/openApi/wallets/v1/capital/innerTransfer/apply", inner_transfer_apply, PERM_WITHDRAW, 2
-        ),
-        Route(
-            "GET", "/openApi/wallets/v1/capital/innerTransfer/records", inner_transfer_records, PERM_READ, 10
-        ),
-        Route(
-            "POST",
-            "/openApi/wallets/v1/capital/subAccountInnerTransfer/apply",
-            sub_inner_transfer_apply,
-            PERM_SUB_INNER_TRANSFER,
-            5,
-        ),
-        Route(
-            "GET",
-            "/openApi/wallets/v1/capital/subAccount/innerTransfer/records",
-            sub_inner_transfer_records,
-            PERM_READ,
-            5,
-        ),
-        # "Manage Subaccounts" has no numeric permission code in §6.18; any valid master key may call it.
-        Route(
-            "POST", "/openApi/account/v1/innerTransfer/authorizeSubAccount", authorize_sub_account, None, 5
-        ),
-        Route(
-            "POST",
-            "/openApi/account/transfer/v1/subAccount/transferAsset",
-            sub_transfer_asset,
-            PERM_UNIVERSAL_TRANSFER,
-            5,
-            json_only=True,
-        ),
-        Route(
-            "POST",
-            "/openApi/account/transfer/v1/subAccount/transferAsset/supportCoins",
-            sub_transfer_support_coins,
-            PERM_UNIVERSAL_TRANSFER,
-            5,
-            json_only=True,
-        ),
-        Route(
-            "GET",
-            "/openApi/account/transfer/v1/subAccount/asset/transferHistory",
-            sub_transfer_history,
-            PERM_READ,
-            5,
-        ),
-        Route("GET", "/openApi/subAccount/v1/list", sub_account_list, PERM_READ, 5),
-        Route("GET", "/openApi/subAccount/v1/assets", sub_account_assets, PERM_READ, 5),
-        Route("GET", "/openApi/subAccount/v1/allAccountBalance", sub_all_account_balance, PERM_READ, 5),
+        Route(registry.SERVER_TIME, server_time),
+        Route(registry.SPOT_SERVER_TIME, server_time),
+        Route(registry.ACCOUNT_UID, account_uid),
+        Route(registry.API_PERMISSIONS, api_permissions),
+        Route(registry.SPOT_BALANCE, spot_balance),
+        Route(registry.FUND_BALANCE, fund_balance),
+        Route(registry.ASSET_OVERVIEW, all_account_balance),
+        Route(registry.ASSET_TRANSFER, asset_transfer),
+        Route(registry.ASSET_TRANSFER_SUPPORT_COINS, asset_support_coins),
+        Route(registry.TRANSFER_RECORDS, transfer_record),
+        Route(registry.LEGACY_TRANSFER_RECORDS, legacy_transfer_records),
+        Route(registry.LEGACY_TRANSFER, legacy_transfer),
+        Route(registry.INNER_TRANSFER_APPLY, inner_transfer_apply),
+        Route(registry.INNER_TRANSFER_RECORDS, inner_transfer_records),
+        Route(registry.SUB_INNER_TRANSFER_APPLY, sub_inner_transfer_apply),
+        Route(registry.SUB_INNER_TRANSFER_RECORDS, sub_inner_transfer_records),
+        Route(registry.AUTHORIZE_SUB_ACCOUNT, authorize_sub_account),
+        Route(registry.SUB_TRANSFER_ASSET, sub_transfer_asset),
+        Route(registry.SUB_TRANSFER_SUPPORT_COINS, sub_transfer_support_coins),
+        Route(registry.SUB_TRANSFER_HISTORY, sub_transfer_history),
+        Route(registry.SUB_ACCOUNT_LIST, sub_account_list),
+        Route(registry.SUB_ACCOUNT_ASSETS, sub_account_assets),
+        Route(registry.SUB_ALL_ACCOUNT_BALANCE, sub_all_account_balance),
     )
 }
 

@@ -1,5 +1,9 @@
 """Call journal: one entry per /openApi request, so tests can see what reached the exchange and
-whether it moved money (``applied``) — the ground truth for at-most-once checks."""
+whether it moved money (``applied``) — the ground truth for at-most-once checks.
+
+Entry keys: ``seq``, ``time_ms``, ``method``, ``path``, ``endpoint`` (the :mod:`bingx.endpoints` name,
+None for a path BingX does not have), ``params``, ``uid``, ``api_key_last4``, ``http_status``, ``code``,
+``msg``, ``applied``, ``transfer_id``, ``fault``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Per-(UID, endpoint) rate limiting (§10) and the 100202 lockout (§9, P16).
 
+Limits are the endpoints' ``per_uid_limit`` from :mod:`bingx.endpoints` (the app passes them in).
+
 Window model: a 1-second window starts at the first request of a (uid, path) pair; up to
 ``max(1, floor(limit * scale))`` requests are allowed in it. The next one blocks the pair:
 

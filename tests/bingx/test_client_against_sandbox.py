@@ -136,7 +136,7 @@ def test_asset_overview(sandbox):
 # ---------------------------------------------------------------------------------------------------
 def test_transfer_moves_balance_and_appears_in_records(sandbox):
     c = client(sandbox)
-    result = c.transfer("fund", "spot", "USDT", Decimal("12.5"))
+    result = c.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("12.5"))
     assert isinstance(result, TransferResult)
     assert result.transfer_id
     assert result.tran_id
@@ -163,7 +163,7 @@ def test_transferable_coins(sandbox):
 def test_transfer_records_paging(sandbox):
     c = client(sandbox)
     for i in range(5):
-        c.transfer("fund", "USDTMPerp", "USDT", Decimal(i + 1))
+        c.transfer(from_account="fund", to_account="USDTMPerp", asset="USDT", amount=Decimal(i + 1))
     first = c.transfer_records(from_account="fund", to_account="USDTMPerp", page_index=1, page_size=2)
     second = c.transfer_records(from_account="fund", to_account="USDTMPerp", page_index=2, page_size=2)
     rest = c.transfer_records(from_account="fund", to_account="USDTMPerp", page_index=4, page_size=2)
@@ -176,18 +176,18 @@ def test_transfer_records_paging(sandbox):
 def test_transfer_insufficient_is_rejected_and_nothing_moves(sandbox):
     c = client(sandbox)
     with pytest.raises(InsufficientBalance):
-        c.transfer("spot", "fund", "ETH", Decimal("1"))
+        c.transfer(from_account="spot", to_account="fund", asset="ETH", amount=Decimal("1"))
     assert wallet(sandbox, MAIN, "fund", "ETH") == Decimal("4")
 
 
 def test_transfer_illegal_type_is_invalid_parameters(sandbox):
     with pytest.raises(InvalidParameters):
-        client(sandbox).transfer("fund", "fund", "USDT", Decimal("1"))
+        client(sandbox).transfer(from_account="fund", to_account="fund", asset="USDT", amount=Decimal("1"))
 
 
 def test_legacy_transfer_and_records(sandbox):
     c = client(sandbox)
-    result = c.legacy_transfer("FUND_PFUTURES", "USDT", Decimal("3"))
+    result = c.legacy_transfer(type="FUND_PFUTURES", asset="USDT", amount=Decimal("3"))
     assert result.tran_id is not None
     assert wallet(sandbox, MAIN, "USDTMPerp", "USDT") == Decimal("5003")
     page = c.legacy_transfer_records("FUND_PFUTURES")
@@ -202,10 +202,23 @@ def test_legacy_transfer_and_records(sandbox):
 # ---------------------------------------------------------------------------------------------------
 def test_inner_transfer_to_external_main_by_uid_and_email(sandbox):
     c = client(sandbox)
-    result = c.inner_transfer("USDT", 1, str(EXTERNAL), Decimal("10"), 1, transfer_client_id="payout42")
+    result = c.inner_transfer(
+        coin="USDT",
+        user_account_type=1,
+        user_account=str(EXTERNAL),
+        amount=Decimal("10"),
+        wallet_type=1,
+        transfer_client_id="payout42",
+    )
     assert isinstance(result, InnerTransferResult)
     assert result.transfer_client_id == "payout42"
-    c.inner_transfer("USDT", 3, "external-user@example.org", Decimal("5"), 1)
+    c.inner_transfer(
+        coin="USDT",
+        user_account_type=3,
+        user_account="external-user@example.org",
+        amount=Decimal("5"),
+        wallet_type=1,
+    )
     assert wallet(sandbox, EXTERNAL, "fund", "USDT") == Decimal("765")
     page = c.inner_transfer_records("USDT", transfer_client_id="payout42")
     (record,) = page.rows
@@ -232,14 +245,25 @@ def test_inner_transfer_records_paging(sandbox):
 
 def test_inner_transfer_by_phone_needs_calling_code(sandbox):
     c = client(sandbox)
-    c.inner_transfer("USDT", 2, "5550100009", Decimal("1"), 1, calling_code="44")
+    c.inner_transfer(
+        coin="USDT",
+        user_account_type=2,
+        user_account="5550100009",
+        amount=Decimal("1"),
+        wallet_type=1,
+        calling_code="44",
+    )
     with pytest.raises(InvalidParameters):
-        c.inner_transfer("USDT", 2, "5550100009", Decimal("1"), 1)
+        c.inner_transfer(
+            coin="USDT", user_account_type=2, user_account="5550100009", amount=Decimal("1"), wallet_type=1
+        )
 
 
 def test_sub_account_inner_transfer_and_records(sandbox):
     sub1 = client(sandbox, SUB1)
-    result = sub1.sub_account_inner_transfer("USDT", 1, str(SUB2), Decimal("7"), 1)
+    result = sub1.sub_account_inner_transfer(
+        coin="USDT", user_account_type=1, user_account=str(SUB2), amount=Decimal("7"), wallet_type=1
+    )
     assert wallet(sandbox, SUB2, "fund", "USDT") == Decimal("507")
     page = sub1.sub_account_inner_transfer_records("USDT")
     assert page.rows[0].id == result.id
@@ -251,10 +275,14 @@ def test_sub_account_inner_transfer_and_records(sandbox):
 def test_authorize_sub_account_transfer_enables_sub2(sandbox):
     sub2 = client(sandbox, SUB2)
     with pytest.raises(PermissionDenied):
-        sub2.sub_account_inner_transfer("USDT", 1, str(SUB1), Decimal("1"), 1)
-    assert client(sandbox).authorize_sub_account_transfer([SUB1, SUB2], True) is True
-    sub2.sub_account_inner_transfer("USDT", 1, str(SUB1), Decimal("1"), 1)
-    assert client(sandbox).authorize_sub_account_transfer([SUB2], False) is True
+        sub2.sub_account_inner_transfer(
+            coin="USDT", user_account_type=1, user_account=str(SUB1), amount=Decimal("1"), wallet_type=1
+        )
+    assert client(sandbox).authorize_sub_account_transfer(sub_uids=[SUB1, SUB2], transferable=True) is True
+    sub2.sub_account_inner_transfer(
+        coin="USDT", user_account_type=1, user_account=str(SUB1), amount=Decimal("1"), wallet_type=1
+    )
+    assert client(sandbox).authorize_sub_account_transfer(sub_uids=[SUB2], transferable=False) is True
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -262,7 +290,17 @@ def test_authorize_sub_account_transfer_enables_sub2(sandbox):
 # ---------------------------------------------------------------------------------------------------
 def test_sub_account_transfer_json_mode_and_history(sandbox):
     c = client(sandbox)
-    result = c.sub_account_transfer("USDT", Decimal("25.5"), MAIN, 1, 1, SUB2, 2, 3, "top-up")
+    result = c.sub_account_transfer(
+        asset="USDT",
+        amount=Decimal("25.5"),
+        from_uid=MAIN,
+        from_type=1,
+        from_account_type=1,
+        to_uid=SUB2,
+        to_type=2,
+        to_account_type=3,
+        remark="top-up",
+    )
     assert isinstance(result, SubAccountTransferResult)
     assert wallet(sandbox, SUB2, "USDTMPerp", "USDT") == Decimal("175.5")
     page = c.sub_account_transfer_history(SUB2)
@@ -283,7 +321,17 @@ def test_sub_account_transfer_json_mode_and_history(sandbox):
 
 
 def test_sub_account_transfer_from_sub_back_to_main(sandbox):
-    client(sandbox).sub_account_transfer("USDT", Decimal("100"), SUB1, 2, 1, MAIN, 1, 1, "sweep")
+    client(sandbox).sub_account_transfer(
+        asset="USDT",
+        amount=Decimal("100"),
+        from_uid=SUB1,
+        from_type=2,
+        from_account_type=1,
+        to_uid=MAIN,
+        to_type=1,
+        to_account_type=1,
+        remark="sweep",
+    )
     assert wallet(sandbox, SUB1, "fund", "USDT") == Decimal("900")
 
 
@@ -324,19 +372,21 @@ def test_unknown_key_is_authentication_error(sandbox):
 def test_missing_permission_is_permission_denied(sandbox):
     # sub-account 1's key has no Withdraw (5) permission
     with pytest.raises(PermissionDenied):
-        client(sandbox, SUB1).inner_transfer("USDT", 1, str(MAIN), Decimal("1"), 1)
+        client(sandbox, SUB1).inner_transfer(
+            coin="USDT", user_account_type=1, user_account=str(MAIN), amount=Decimal("1"), wallet_type=1
+        )
 
 
 def test_clock_skew_is_fixed_by_resync(sandbox):
     control(sandbox, "POST", "clock", {"skew_ms": 120_000})
     c = client(sandbox)
-    result = c.transfer("fund", "spot", "USDT", Decimal("1"))
+    result = c.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     assert result.transfer_id
     assert abs(c.time_offset_ms - 120_000) < 5_000
     calls = journal(sandbox, TRANSFER)
     assert [(x["code"], x["applied"]) for x in calls] == [(100421, False), (0, True)]
     # another client on the same base URL now uses the shared offset from the start
-    client(sandbox).transfer("fund", "spot", "USDT", Decimal("1"))
+    client(sandbox).transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     assert [x["code"] for x in journal(sandbox, TRANSFER)] == [100421, 0, 0]
 
 
@@ -361,9 +411,17 @@ def test_repeated_insufficient_balance_locks_the_endpoint(sandbox):
     c = client(sandbox)
     for _ in range(20):
         with pytest.raises(InsufficientBalance):
-            c.inner_transfer("USDT", 1, str(EXTERNAL), Decimal("1000000"), 1)
+            c.inner_transfer(
+                coin="USDT",
+                user_account_type=1,
+                user_account=str(EXTERNAL),
+                amount=Decimal("1000000"),
+                wallet_type=1,
+            )
     with pytest.raises(RateLimited) as info:
-        c.inner_transfer("USDT", 1, str(EXTERNAL), Decimal("1"), 1)
+        c.inner_transfer(
+            coin="USDT", user_account_type=1, user_account=str(EXTERNAL), amount=Decimal("1"), wallet_type=1
+        )
     assert info.value.retry_after_ms is not None
     assert info.value.retry_after_ms > int(time.time() * 1000) + 400_000
 
@@ -382,7 +440,9 @@ def arm(server: SandboxServer, path: str, mode: str, **extra: Any) -> None:
 def test_transfer_faults_are_ambiguous_and_sent_once(sandbox, mode, applied):
     arm(sandbox, TRANSFER, mode, count=5)
     with pytest.raises(Ambiguous):
-        client(sandbox, read_retries=3).transfer("fund", "spot", "USDT", Decimal("2"))
+        client(sandbox, read_retries=3).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("2")
+        )
     (call,) = journal(sandbox, TRANSFER)
     assert call["applied"] is applied
     assert wallet(sandbox, MAIN, "spot", "USDT") == Decimal("2502" if applied else "2500")
@@ -391,7 +451,9 @@ def test_transfer_faults_are_ambiguous_and_sent_once(sandbox, mode, applied):
 def test_timeout_before_apply_is_ambiguous_and_sent_once(sandbox):
     arm(sandbox, INNER, "timeout_before_apply", count=5, delay=1.5)
     with pytest.raises(Ambiguous):
-        client(sandbox, timeout=(2.0, 0.5)).inner_transfer("USDT", 1, str(EXTERNAL), Decimal("1"), 1)
+        client(sandbox, timeout=(2.0, 0.5)).inner_transfer(
+            coin="USDT", user_account_type=1, user_account=str(EXTERNAL), amount=Decimal("1"), wallet_type=1
+        )
     (call,) = journal(sandbox, INNER)
     assert call["applied"] is False
 
@@ -400,7 +462,17 @@ def test_family_transfer_lost_answer_can_be_reconciled_from_history(sandbox):
     arm(sandbox, FAMILY, "lose_response_after_apply")
     c = client(sandbox)
     with pytest.raises(Ambiguous):
-        c.sub_account_transfer("USDT", Decimal("9"), MAIN, 1, 1, SUB1, 2, 1, "lost")
+        c.sub_account_transfer(
+            asset="USDT",
+            amount=Decimal("9"),
+            from_uid=MAIN,
+            from_type=1,
+            from_account_type=1,
+            to_uid=SUB1,
+            to_type=2,
+            to_account_type=1,
+            remark="lost",
+        )
     assert len(journal(sandbox, FAMILY)) == 1
     latest = c.sub_account_transfer_history(SUB1).rows[0]
     assert latest.amount == Decimal("9")
@@ -410,7 +482,14 @@ def test_inner_transfer_lost_answer_is_found_by_client_id(sandbox):
     arm(sandbox, INNER, "lose_response_after_apply")
     c = client(sandbox)
     with pytest.raises(Ambiguous):
-        c.inner_transfer("USDT", 1, str(EXTERNAL), Decimal("4"), 1, transfer_client_id="req000123")
+        c.inner_transfer(
+            coin="USDT",
+            user_account_type=1,
+            user_account=str(EXTERNAL),
+            amount=Decimal("4"),
+            wallet_type=1,
+            transfer_client_id="req000123",
+        )
     (record,) = c.inner_transfer_records("USDT", transfer_client_id="req000123").rows
     assert record.amount == Decimal("4")
 
@@ -418,7 +497,7 @@ def test_inner_transfer_lost_answer_is_found_by_client_id(sandbox):
 def test_error_code_fault_100500_is_ambiguous_not_a_refusal(sandbox):
     arm(sandbox, TRANSFER, "error_code", code=100500, msg="Internal system error")
     with pytest.raises(Ambiguous) as info:
-        client(sandbox).transfer("fund", "spot", "USDT", Decimal("1"))
+        client(sandbox).transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     assert info.value.code == 100500
     assert len(journal(sandbox, TRANSFER)) == 1
 
@@ -426,7 +505,7 @@ def test_error_code_fault_100500_is_ambiguous_not_a_refusal(sandbox):
 def test_error_code_fault_is_classified_by_code(sandbox):
     arm(sandbox, TRANSFER, "error_code", code=100419, msg="IP does not match IP whitelist")
     with pytest.raises(Exception) as info:
-        client(sandbox).transfer("fund", "spot", "USDT", Decimal("1"))
+        client(sandbox).transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     assert type(info.value).__name__ == "IPNotWhitelisted"
 
 
@@ -461,13 +540,17 @@ def test_stopped_exchange_is_not_sent():
     base_url = server.base_url
     server.stop()
     with pytest.raises(NotSent):
-        Client(*KEYS[MAIN], base_url=base_url, read_retries=0).transfer("fund", "spot", "USDT", Decimal("1"))
+        Client(*KEYS[MAIN], base_url=base_url, read_retries=0).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
 
 
 def test_audit_hook_sees_every_attempt_without_secrets(sandbox):
     infos: list[CallInfo] = []
     control(sandbox, "POST", "clock", {"skew_ms": -90_000})
-    client(sandbox, on_response=infos.append).transfer("fund", "spot", "USDT", Decimal("1.25"))
+    client(sandbox, on_response=infos.append).transfer(
+        from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1.25")
+    )
     assert [(i.code, i.error) for i in infos] == [(100421, "TimestampError"), (0, None)]
     for info in infos:
         assert info.params["amount"] == "1.25"

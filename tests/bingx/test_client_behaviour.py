@@ -65,14 +65,18 @@ def test_get_gives_up_after_read_retries(stub):
 def test_money_moving_post_is_never_retried_on_500(stub):
     server = stub(lambda req, conn: respond(conn, b"", 500))
     with pytest.raises(Ambiguous):
-        make_client(server.base_url, read_retries=5).transfer("fund", "spot", "USDT", Decimal("1"))
+        make_client(server.base_url, read_retries=5).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert len(server.requests) == 1
 
 
 def test_money_moving_post_is_never_retried_on_dropped_connection(stub):
     server = stub(lambda req, conn: conn.shutdown(socket.SHUT_RDWR))
     with pytest.raises(Ambiguous):
-        make_client(server.base_url, read_retries=5).inner_transfer("USDT", 1, "1", Decimal("1"), 1)
+        make_client(server.base_url, read_retries=5).inner_transfer(
+            coin="USDT", user_account_type=1, user_account="1", amount=Decimal("1"), wallet_type=1
+        )
     assert len(server.requests) == 1
 
 
@@ -111,7 +115,7 @@ def test_timestamp_rejection_resyncs_and_retries_once(stub):
 
     server = stub(handler)
     client = make_client(server.base_url)
-    result = client.transfer("fund", "spot", "USDT", Decimal("1"))
+    result = client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     assert result.transfer_id == "99"
     assert len(api_calls) == 2
     assert client.time_offset_ms != 0
@@ -127,7 +131,9 @@ def test_persistent_timestamp_rejection_gives_up_after_one_retry(stub):
 
     server = stub(handler)
     with pytest.raises(TimestampError):
-        make_client(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        make_client(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert len(server.api_requests()) == 2
 
 
@@ -147,13 +153,20 @@ def test_insufficient_transfer_error_msg_raises_and_is_not_retried(stub):
         )
     )
     with pytest.raises(InsufficientBalance):
-        make_client(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        make_client(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert len(server.requests) == 1
 
 
 def test_query_is_sent_exactly_as_signed(stub):
     server = stub(lambda req, conn: respond(conn, {"code": 0, "timestamp": 1, "data": True}))
-    assert make_client(server.base_url).authorize_sub_account_transfer([16789999, 16789998], False) is True
+    assert (
+        make_client(server.base_url).authorize_sub_account_transfer(
+            sub_uids=[16789999, 16789998], transferable=False
+        )
+        is True
+    )
     req = server.requests[0]
     assert req.method == "POST"
     assert req.query.startswith("recvWindow=5000&subUids=16789999%2C16789998&timestamp=")
@@ -170,7 +183,15 @@ def test_json_mode_sends_signed_body_and_empty_query(stub):
         )
     )
     result = make_client(server.base_url).sub_account_transfer(
-        "USDT", Decimal("1.10"), 1, 1, 1, "2", 2, 1, "note"
+        asset="USDT",
+        amount=Decimal("1.10"),
+        from_uid=1,
+        from_type=1,
+        from_account_type=1,
+        to_uid="2",
+        to_type=2,
+        to_account_type=1,
+        remark="note",
     )
     assert result.tran_id == "5"
     req = server.requests[0]
@@ -185,17 +206,19 @@ def test_float_amount_is_refused_before_anything_is_sent(stub):
     server = stub(lambda req, conn: respond(conn, OK_TRANSFER))
     client = make_client(server.base_url)
     with pytest.raises(TypeError):
-        client.transfer("fund", "spot", "USDT", 1.5)  # type: ignore[arg-type]
+        client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        client.transfer("fund", "spot", "USDT", Decimal("NaN"))
+        client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("NaN"))
     with pytest.raises(ValueError):
-        client.transfer("fund", "spot", "USDT", Decimal("0"))
+        client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("0"))
     assert server.requests == []
 
 
 def test_exponent_amount_goes_out_as_plain_decimal(stub):
     server = stub(lambda req, conn: respond(conn, OK_TRANSFER))
-    make_client(server.base_url).transfer("fund", "spot", "USDT", Decimal("1E+2"))
+    make_client(server.base_url).transfer(
+        from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1E+2")
+    )
     assert "amount=100&" in server.requests[0].query
 
 
@@ -210,14 +233,18 @@ def test_before_request_runs_before_each_signed_attempt_and_can_abort(stub):
         raise RuntimeError("no token")
 
     with pytest.raises(RuntimeError):
-        make_client(server.base_url, before_request=refuse).transfer("fund", "spot", "USDT", Decimal("1"))
+        make_client(server.base_url, before_request=refuse).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert len(server.requests) == 1
 
 
 def test_on_response_gets_call_info_without_signature(stub):
     infos: list[CallInfo] = []
     server = stub(lambda req, conn: respond(conn, OK_TRANSFER))
-    make_client(server.base_url, on_response=infos.append).transfer("fund", "spot", "USDT", Decimal("2"))
+    make_client(server.base_url, on_response=infos.append).transfer(
+        from_account="fund", to_account="spot", asset="USDT", amount=Decimal("2")
+    )
     (info,) = infos
     assert (info.method, info.path, info.http_status, info.code) == (
         "POST",
@@ -256,7 +283,7 @@ def test_secrets_never_appear_in_repr_logs_or_errors(stub, caplog):
     assert repr(client) == f"Client(base_url='{server.base_url}', api_key='…WXYZ')"
     caplog.set_level(logging.DEBUG)
     with pytest.raises(Ambiguous) as info:
-        client.transfer("fund", "spot", "USDT", Decimal("1"))
+        client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
     rendered = "".join(traceback.format_exception(info.value)) + repr(info.value) + caplog.text
     chain = info.value.__cause__ or info.value.__context__
     assert chain is None

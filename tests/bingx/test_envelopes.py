@@ -256,7 +256,7 @@ def client_for(base_url: str, **kw) -> Client:
 def test_connection_refused_is_not_sent():
     client = client_for(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(NotSent):
-        client.transfer("fund", "spot", "USDT", Decimal("1"))
+        client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
 
 
 def test_dns_failure_is_not_sent():
@@ -280,7 +280,7 @@ def test_connect_timeout_is_not_sent():
         time.sleep(0.05)
         client = client_for(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=(0.3, 0.3))
         with pytest.raises((NotSent, Ambiguous)) as info:
-            client.transfer("fund", "spot", "USDT", Decimal("1"))
+            client.transfer(from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1"))
         # Either the kernel kept the SYN pending (connect timeout: NotSent) or accepted it into a
         # backlog slot nobody reads (the request was written: Ambiguous). Both are classified safely.
         assert info.value.path == "/openApi/api/asset/v1/transfer"
@@ -293,13 +293,17 @@ def test_connect_timeout_is_not_sent():
 def test_read_timeout_is_ambiguous(stub):
     server = stub(lambda req, conn: time.sleep(1.5))
     with pytest.raises(Ambiguous):
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
 
 
 def test_connection_closed_after_request_is_ambiguous(stub):
     server = stub(lambda req, conn: conn.shutdown(socket.SHUT_RDWR))
     with pytest.raises(Ambiguous) as info:
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert "secret" not in str(info.value)
 
 
@@ -309,7 +313,9 @@ def test_connection_reset_after_request_is_ambiguous(stub):
 
     server = stub(reset)
     with pytest.raises(Ambiguous):
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
 
 
 def test_broken_chunked_body_is_ambiguous(stub):
@@ -322,21 +328,27 @@ def test_broken_chunked_body_is_ambiguous(stub):
 
     server = stub(broken)
     with pytest.raises(Ambiguous):
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_http_5xx_is_ambiguous(stub, status):
     server = stub(lambda req, conn: respond(conn, b"<html>gateway</html>", status, content_type="text/html"))
     with pytest.raises(Ambiguous) as info:
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
     assert info.value.http_status == status
 
 
 def test_http_200_with_html_body_is_ambiguous(stub):
     server = stub(lambda req, conn: respond(conn, b"<html>hello</html>", 200, content_type="text/html"))
     with pytest.raises(Ambiguous):
-        client_for(server.base_url).transfer("fund", "spot", "USDT", Decimal("1"))
+        client_for(server.base_url).transfer(
+            from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
+        )
 
 
 def test_http_401_is_authentication_error(stub):
