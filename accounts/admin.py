@@ -15,8 +15,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts import services
-from accounts.access import AccessDenied, Capability, key_sets_for
+from accounts.access import AccessDenied
+from accounts.admin_base import KeySetScopedAdmin, ReadOnlyAdmin, visible_key_sets
 from accounts.models import (
     ApiKeySet,
     AssetOverviewSnapshot,
@@ -26,26 +26,7 @@ from accounts.models import (
     SubAccount,
     User,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-def _visible_key_set_ids(request: HttpRequest) -> QuerySet[ApiKeySet] | None:
-    """None for superusers (everything); otherwise the key sets the access rules allow."""
-    user = request.user
-    if user.is_superuser:
-        return None
-    assert isinstance(user, User)
-    return key_sets_for(user=user, capability=Capability.VIEW)
+from accounts.services.key_sets import KeySetRefused, key_set_activate, key_set_deactivate, key_set_update
 
 
 @admin.register(User)
@@ -117,7 +98,7 @@ class ApiKeySetAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKeySet]:
         qs = super().get_queryset(request)
-        visible = _visible_key_set_ids(request)
+        visible = visible_key_sets(request)
         return qs if visible is None else qs.filter(pk__in=visible.values("pk"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -129,14 +110,14 @@ class ApiKeySetAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKeySet, form: Any, change: bool) -> None:
         assert isinstance(request.user, User)
         try:
-            services.key_set_update(
+            key_set_update(
                 actor=request.user,
                 key_set_id=obj.pk,
                 label=obj.label,
                 rotate_by=obj.rotate_by,
                 ip=request.META.get("REMOTE_ADDR"),
             )
-        except (services.KeySetRefused, AccessDenied) as exc:
+        except (KeySetRefused, AccessDenied) as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
     def _run(self, request: HttpRequest, queryset: QuerySet[ApiKeySet], action: Any, done: str) -> None:
@@ -144,31 +125,18 @@ class ApiKeySetAdmin(admin.ModelAdmin):
         for key_set in queryset:
             try:
                 action(actor=request.user, key_set_id=key_set.pk, ip=request.META.get("REMOTE_ADDR"))
-            except (services.KeySetRefused, AccessDenied) as exc:
+            except (KeySetRefused, AccessDenied) as exc:
                 self.message_user(request, f"{key_set.label}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{key_set.label}: {done}", messages.SUCCESS)
 
     @admin.action(description="Activate selected key sets (second administrator)")
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
-        self._run(request, queryset, services.key_set_activate, "activated")
+        self._run(request, queryset, key_set_activate, "activated")
 
     @admin.action(description="Deactivate selected key sets")
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
-        self._run(request, queryset, services.key_set_deactivate, "deactivated")
-
-
-class KeySetScopedAdmin(ReadOnlyAdmin):
-    """Read-only rows that belong to a key set: non-superusers see only their key sets' rows."""
-
-    key_set_field = "key_set"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        visible = _visible_key_set_ids(request)
-        if visible is None:
-            return qs
-        return qs.filter(**{f"{self.key_set_field}__in": visible.values("pk")})
+        self._run(request, queryset, key_set_deactivate, "deactivated")
 
 
 @admin.register(KeySetGrant)

@@ -3,7 +3,9 @@
 Keys come from ``settings.FIELD_ENCRYPTION_KEYS`` (Fernet keys, newest first), never from SECRET_KEY.
 Each token's plaintext starts with ``<key set uuid>:<purpose>:`` so a ciphertext copied onto another
 row, or from the API-key column into the secret column, fails to decrypt. Every failure raises
-`SecretUnavailable`: a ciphertext or an empty string is never handed out as a secret.
+`SecretUnavailable` (an `exchange.credentials.CredentialsUnavailable`, so the exchange layer can tell
+it apart without importing accounts): a ciphertext or an empty string is never handed out as a secret.
+Every decrypted value is registered with `exchange.redaction`, so no log line of this process shows it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import uuid
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-from bingxadmin.logging import secret_register
+from exchange.credentials import CredentialsUnavailable
+from exchange.redaction import secret_register
 
 PURPOSE_SECRET = "secret"
 PURPOSE_API_KEY = "api_key"
 _PURPOSES = (PURPOSE_SECRET, PURPOSE_API_KEY)
 
 
-class SecretUnavailable(Exception):
+class SecretUnavailable(CredentialsUnavailable):
     """The secret cannot be decrypted (missing or wrong key, tampered or misplaced token). Safe to show."""
 
 

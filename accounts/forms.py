@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from accounts.models import AccountKind, ApiKeySet, Environment, User
-from accounts.services import base_url_for, credential_clean
+from accounts.services.validation import base_url_for, credential_clean
 
 _DATE = forms.DateInput(attrs={"type": "date"})
 

@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.db.models import Q
 
+from accounts.crypto import PURPOSE_API_KEY, PURPOSE_SECRET, secret_decrypt
+
 MONEY: dict[str, Any] = {"max_digits": 38, "decimal_places": 18}
 
 
@@ -40,6 +42,17 @@ class Wallet(models.TextChoices):
     STD_FUTURES = "stdFutures", "Standard futures"
     USDTM_PERP = "USDTMPerp", "USDT-M perpetual"
     COINM_PERP = "coinMPerp", "COIN-M perpetual"
+
+
+# Asset overview names its funding account "spot" (docs) or "sopt" (docs' example): both mean fund.
+OVERVIEW_WALLET = {
+    "sopt": Wallet.FUND,
+    "spot": Wallet.FUND,
+    "fund": Wallet.FUND,
+    "stdFutures": Wallet.STD_FUTURES,
+    "USDTMPerp": Wallet.USDTM_PERP,
+    "coinMPerp": Wallet.COINM_PERP,
+}
 
 
 class ApiKeySet(models.Model):
@@ -104,6 +117,17 @@ class ApiKeySet(models.Model):
     @property
     def api_key_hint(self) -> str:
         return f"…{self.api_key_last4}"
+
+    def credentials(self) -> tuple[str, str]:
+        """(API key, secret), decrypted for signing (exchange.credentials.KeySetLike).
+
+        Fails closed with accounts.crypto.SecretUnavailable: never a ciphertext or an empty string.
+        """
+        api_key = secret_decrypt(
+            token=self.api_key_encrypted, key_set_uuid=self.uuid, purpose=PURPOSE_API_KEY
+        )
+        secret = secret_decrypt(token=self.secret_encrypted, key_set_uuid=self.uuid, purpose=PURPOSE_SECRET)
+        return api_key, secret
 
 
 class KeySetGrant(models.Model):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.access import Capability, ensure_admin, key_sets_for, user_can
 from accounts.models import (
+    OVERVIEW_WALLET,
     AccountKind,
     ApiKeySet,
     AssetOverviewSnapshot,
@@ -21,7 +22,6 @@ from accounts.models import (
     User,
     Wallet,
 )
-from accounts.services import OVERVIEW_WALLET
 
 
 def key_set_list_for(*, user: User) -> QuerySet[ApiKeySet]:

@@ -6,9 +6,11 @@ import logging
 
 from celery import shared_task
 
-from accounts.exchange import ExchangeProblem
 from accounts.models import ApiKeySet, KeySetStatus
-from accounts.services import KeySetRefused, balances_sync, key_set_verify
+from accounts.services.balances import balances_sync
+from accounts.services.key_sets import KeySetRefused
+from accounts.services.verification import key_set_verify
+from exchange.problems import ExchangeProblem
 
 logger = logging.getLogger(__name__)
 

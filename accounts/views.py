@@ -10,12 +10,25 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.access import ensure_admin, user_is_admin
-from accounts.exchange import ExchangeProblem
 from accounts.forms import GrantForm, KeySetCreateForm, KeySetEditForm, ReplaceSecretForm
+from accounts.key_permissions import PERMISSION_NAMES
 from accounts.models import AccountKind, ApiKeySet
+from accounts.services.balances import balances_sync
+from accounts.services.grants import grant_revoke, grant_set
+from accounts.services.key_sets import (
+    KeySetRefused,
+    key_set_activate,
+    key_set_create,
+    key_set_deactivate,
+    key_set_replace_secret,
+    key_set_update,
+)
+from accounts.services.sub_accounts import sub_accounts_discover
+from accounts.services.verification import key_set_verify
 from accounts.web import client_ip, denied_as_http, request_user
+from exchange.problems import ExchangeProblem
 
 View = Callable[..., HttpResponse]
 
@@ -49,7 +62,7 @@ def keyset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tree": selectors.family_tree(user=user, key_set=key_set),
         "grants": list(selectors.grant_list(user=user, key_set=key_set)) if is_admin else [],
         "needs_second_admin": user.pk in {key_set.created_by_id, key_set.secret_changed_by_id},
-        "permission_names": services.PERMISSION_NAMES,
+        "permission_names": PERMISSION_NAMES,
     }
     return render(request, "accounts/keyset_detail.html", context)
 
@@ -63,7 +76,7 @@ def keyset_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            key_set = services.key_set_create(
+            key_set = key_set_create(
                 actor=user,
                 label=data["label"],
                 api_key=data["api_key"],
@@ -75,7 +88,7 @@ def keyset_add(request: HttpRequest) -> HttpResponse:
                 rotate_by=data.get("rotate_by"),
                 ip=_ip(request),
             )
-        except services.KeySetRefused as exc:
+        except KeySetRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(
@@ -96,14 +109,14 @@ def keyset_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = KeySetEditForm(request.POST or None, key_set=key_set)
     if request.method == "POST" and form.is_valid():
         try:
-            services.key_set_update(
+            key_set_update(
                 actor=user,
                 key_set_id=key_set.pk,
                 label=form.cleaned_data["label"],
                 rotate_by=form.cleaned_data.get("rotate_by"),
                 ip=_ip(request),
             )
-        except services.KeySetRefused as exc:
+        except KeySetRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Key set updated.")
@@ -125,7 +138,7 @@ def keyset_replace_secret(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplaceSecretForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.key_set_replace_secret(
+            key_set_replace_secret(
                 actor=user,
                 key_set_id=key_set.pk,
                 api_key=form.cleaned_data["api_key"],
@@ -133,7 +146,7 @@ def keyset_replace_secret(request: HttpRequest, pk: int) -> HttpResponse:
                 rotate_by=form.cleaned_data.get("rotate_by"),
                 ip=_ip(request),
             )
-        except services.KeySetRefused as exc:
+        except KeySetRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(
@@ -154,7 +167,7 @@ def _state_change(request: HttpRequest, pk: int, action: Callable[..., Any], don
     key_set = selectors.key_set_get_for(user=user, pk=pk)
     try:
         action(actor=user, key_set_id=key_set.pk, ip=_ip(request))
-    except services.KeySetRefused as exc:
+    except KeySetRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, done)
@@ -164,14 +177,14 @@ def _state_change(request: HttpRequest, pk: int, action: Callable[..., Any], don
 @require_POST
 @_denied_is_403
 def keyset_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _state_change(request, pk, services.key_set_activate, "Key set activated.")
+    return _state_change(request, pk, key_set_activate, "Key set activated.")
 
 
 @require_POST
 @_denied_is_403
 def keyset_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _state_change(
-        request, pk, services.key_set_deactivate, "Key set deactivated; its pending requests are stale."
+        request, pk, key_set_deactivate, "Key set deactivated; its pending requests are stale."
     )
 
 
@@ -180,7 +193,7 @@ def keyset_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 def keyset_verify(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_get_for(user=user, pk=pk)
-    report = services.key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    report = key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request))
     if report["ok"]:
         messages.success(request, f"Verified: BingX UID {report['uid']}.")
         for warning in report.get("warnings", []):
@@ -196,8 +209,8 @@ def keyset_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_get_for(user=user, pk=pk)
     try:
-        result = services.balances_sync(key_set_id=key_set.pk, actor=user, ip=_ip(request))
-    except (ExchangeProblem, services.KeySetRefused) as exc:
+        result = balances_sync(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    except (ExchangeProblem, KeySetRefused) as exc:
         messages.error(request, f"Balances not refreshed. {exc}")
     else:
         messages.success(request, f"Balances refreshed ({result.balances} asset balances).")
@@ -217,8 +230,8 @@ def keyset_discover(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Sub-accounts can only be discovered from a main-account key set.")
         return redirect("accounts:keyset_detail", pk=key_set.pk)
     try:
-        result = services.sub_accounts_discover(key_set_id=key_set.pk, actor=user, ip=_ip(request))
-    except (ExchangeProblem, services.KeySetRefused) as exc:
+        result = sub_accounts_discover(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    except (ExchangeProblem, KeySetRefused) as exc:
         messages.error(request, f"Sub-accounts not discovered. {exc}")
     else:
         messages.success(
@@ -236,7 +249,7 @@ def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.grant_set(
+            grant_set(
                 actor=user,
                 key_set_id=key_set.pk,
                 user=data.get("user"),
@@ -246,7 +259,7 @@ def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
                 can_approve=data["can_approve"],
                 ip=_ip(request),
             )
-        except services.KeySetRefused as exc:
+        except KeySetRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Grant saved.")
@@ -262,8 +275,8 @@ def keyset_grant_revoke(request: HttpRequest, pk: int, grant_id: int) -> HttpRes
     user = _user(request)
     key_set = selectors.key_set_admin_get(user=user, pk=pk)
     try:
-        services.grant_revoke(actor=user, grant_id=grant_id, key_set_id=key_set.pk, ip=_ip(request))
-    except services.KeySetRefused as exc:
+        grant_revoke(actor=user, grant_id=grant_id, key_set_id=key_set.pk, ip=_ip(request))
+    except KeySetRefused as exc:
         raise Http404(str(exc)) from None
     messages.success(request, "Grant revoked.")
     return redirect("accounts:keyset_grants", pk=key_set.pk)

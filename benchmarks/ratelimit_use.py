@@ -42,9 +42,9 @@ def main() -> None:
     harness.setup_django()
 
     from bingx.sandbox import SandboxServer
+    from exchange.ratelimit import limit_for
     from tests.factories import UserFactory
     from transfers.models import Status, TransferRequest
-    from transfers.ratelimit import limit_for
     from transfers.tasks import transfer_execute_task
 
     sandbox = SandboxServer(seed=str(harness_seed()), port=0, rate_limit_scale=args.scale)

@@ -6,7 +6,9 @@ to it), so every process writes the same format through the same redaction filte
 
 Redacted: `signature=<hex>` query strings, `secret=…`/`apiKey: …`/`password=…`-style pairs, Fernet
 tokens (our encrypted secrets), anything that looks like a BingX API key or secret (64 mixed-case
-alphanumerics), and every value registered with `secret_register` (exact match).
+alphanumerics), and every value registered with `exchange.redaction.secret_register` (exact match).
+
+Only stderr is written to (one console handler); no log file is opened.
 """
 
 from __future__ import annotations
@@ -14,9 +16,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
+
+from exchange.redaction import secret_register, secrets_registered
+
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "RedactSecretsFilter",
+    "TextFormatter",
+    "logging_config",
+    "redact",
+    # shim: the registry moved to exchange.redaction (so accounts need not import the project package);
+    # still importable from here until tests/runtime/test_logging_redaction.py imports it from there.
+    "secret_register",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -40,29 +55,15 @@ _PATTERNS: list[tuple[re.Pattern[str], bool]] = [
     ),
 ]
 
-_known: set[str] = set()
-_known_lock = threading.Lock()
-_MIN_KNOWN = 8
-
-
-def secret_register(value: str) -> None:
-    """Redact this exact value from every later log line of this process (e.g. a decrypted secret)."""
-    if value and len(value) >= _MIN_KNOWN:
-        with _known_lock:
-            _known.add(value)
-
 
 def _keep_name(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
 
 
 def redact(text: str) -> str:
-    if _known:
-        with _known_lock:
-            known = sorted(_known, key=len, reverse=True)
-        for value in known:
-            if value in text:
-                text = text.replace(value, REDACTED)
+    for value in secrets_registered():
+        if value in text:
+            text = text.replace(value, REDACTED)
     for pattern, keep in _PATTERNS:
         text = pattern.sub(_keep_name if keep else REDACTED, text)
     return text

@@ -2,9 +2,12 @@
 
 A `.env` file is read only when DJANGO_ENV_FILE names one (the run script writes
 `var/local.env` with generated keys on first start). The README lists every variable.
+
+Importing this module reads that file and nothing else: no folder or file is created here. What must
+exist on disk is made once Django is set up (bingxadmin/apps.py: the filesystem broker's folders) or
+by the code that uses it (the rate limiter's state folder, the demo seed's logins file).
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,8 +45,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "django_celery_beat",
+    "bingxadmin",  # prepares the local state folders (bingxadmin/apps.py)
     "accounts",
     "transfers",
+    "demo",  # manage.py demo_seed; above every other app
 ]
 
 MIDDLEWARE = [
@@ -165,23 +170,8 @@ CELERY_DIR = VAR_DIR / "celery"
 _default_broker = REDIS_URL or "filesystem://localhost//"  # a host, or kombu warns on every connect
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_default_broker)
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Paths only: bingxadmin.apps creates the folders and kombu's exchange tables once Django is set up.
     _queue, _processed, _control = (CELERY_DIR / d for d in ("queue", "processed", "control"))
-    for _d in (_queue, _processed, _control):
-        _d.mkdir(parents=True, exist_ok=True)  # kombu does not create its folders
-    # kombu creates an exchange's binding table empty and fills it a moment later; a process starting
-    # at the same time (web, worker and beat all do under bin/run) can read it empty and crash with a
-    # JSONDecodeError. Create every exchange table we use up front, atomically (link fails if present).
-    for _exchange in ("default", "exchange", "celery", "celery.pidbox", "reply.celery.pidbox", "celeryev"):
-        _table = _control / f"{_exchange}.exchange"
-        if not _table.exists():
-            _tmp = _control / f".{_exchange}.{os.getpid()}.tmp"
-            _tmp.write_bytes(b"[]")
-            try:
-                os.link(_tmp, _table)
-            except FileExistsError:
-                pass
-            finally:
-                _tmp.unlink()
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
@@ -217,7 +207,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 
-# --- Caches (rate limiter store is separate: see transfers/ratelimit.py) ---------------------
+# --- Caches (rate limiter store is separate: see exchange/ratelimit/) -------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import uuid
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
@@ -13,8 +14,11 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZlcm5ldC1rZXktMDEy
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 # Queue folders, rate-limit state and the like go to a fresh folder per test run, never into the
 # developer's var/ (a running desk would otherwise pick up the tests' messages). Worker processes
-# started by tests inherit it through the environment.
-os.environ.setdefault("BINGXADMIN_VAR_DIR", tempfile.mkdtemp(prefix="bingxadmin-test-var-"))
+# started by tests inherit it through the environment. Only the name is chosen here (a new one per
+# run); the folders inside are created once Django is set up (bingxadmin/apps.py) or by their users.
+os.environ.setdefault(
+    "BINGXADMIN_VAR_DIR", os.path.join(tempfile.gettempdir(), f"bingxadmin-test-var-{uuid.uuid4().hex[:12]}")
+)
 
 from .settings import *  # noqa: F403
 

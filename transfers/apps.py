@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TransfersConfig(AppConfig):
     name = "transfers"
     verbose_name = "Transfers"
+
+    def ready(self) -> None:
+        from transfers import receivers
+
+        receivers.connect()

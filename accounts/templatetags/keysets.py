@@ -8,6 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.key_permissions import PERMISSION_NAMES
 from accounts.models import ApiKeySet
 
 register = template.Library()
@@ -36,8 +37,6 @@ def keyset_status(key_set: ApiKeySet | None) -> SafeString | str:
 
 @register.filter
 def permission_name(code: Any) -> str:
-    from accounts.services import PERMISSION_NAMES
-
     try:
         return PERMISSION_NAMES.get(int(code), "unknown")
     except (TypeError, ValueError):

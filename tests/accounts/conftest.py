@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.models import ApiKeySet, User
 from bingx import Client
@@ -87,6 +91,26 @@ def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(seed=SEED_PATH, rate_limits_enabled=False) as server:
         yield server
     Client.reset_time_offsets()
+
+
+def pending_request(key_set: ApiKeySet, user: User, status: str = "pending") -> Any:
+    """A transfer request on the key set, made directly (the transfers services are not under test)."""
+    from transfers.models import TransferKind, TransferRequest
+
+    return TransferRequest.objects.create(
+        client_id=uuid.uuid4().hex[:32],
+        key_set=key_set,
+        kind=TransferKind.WALLET,
+        payload={"amount": "10"},
+        payload_sha256="0" * 64,
+        asset="USDT",
+        amount=Decimal(10),
+        required_approvals=1,
+        policy_version=1,
+        requested_by=user,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+        status=status,
+    )
 
 
 def sandbox_key_set(server: SandboxServer, uid: int, **kwargs: Any) -> ApiKeySet:

@@ -61,7 +61,7 @@ def test_key_set_admin_list_follows_the_grants(viewer, key_set):
 
 
 def test_audit_events_cannot_be_changed_or_deleted(superuser, key_set, admin1):
-    from accounts.services import key_set_deactivate
+    from accounts.services.key_sets import key_set_deactivate
 
     key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
     event = AuditEvent.objects.get()

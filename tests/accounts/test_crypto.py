@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.crypto import PURPOSE_API_KEY, PURPOSE_SECRET, SecretUnavailable, secret_decrypt, secret_encrypt
-from accounts.exchange import client_for
 from accounts.models import ApiKeySet, AuditEvent
+from exchange.clients import client_for
 from tests.factories import TEST_API_KEY, TEST_SECRET, ApiKeySetFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,11 +10,13 @@ import pytest
 from django.test import Client as WebClient
 from django.urls import reverse
 
-from accounts.exchange import ExchangeProblem
 from accounts.models import AssetOverviewSnapshot, AuditEvent, BalanceSnapshot, KeySetStatus, SubAccount
-from accounts.services import balances_sync, key_set_verify, sub_accounts_discover
+from accounts.services.balances import balances_sync
+from accounts.services.sub_accounts import sub_accounts_discover
+from accounts.services.verification import key_set_verify
 from accounts.tasks import balances_sync_all_task, balances_sync_task, key_set_verify_task
 from bingx.sandbox import SandboxServer
+from exchange.problems import ExchangeProblem
 from tests.accounts.conftest import MAIN_UID, SEED, SUB1_UID, SUB2_UID, demo_key, sandbox_key_set
 from tests.factories import ApiKeySetFactory
 
@@ -196,7 +198,7 @@ def test_discovery_finds_the_two_demo_subs_and_marks_the_ones_with_a_key_set(san
 def test_discovery_is_for_main_key_sets_only(sandbox, admin1):
     main = sandbox_key_set(sandbox, MAIN_UID)
     sub = sandbox_key_set(sandbox, SUB1_UID, account_kind="sub", parent=main)
-    from accounts.services import KeySetRefused
+    from accounts.services.key_sets import KeySetRefused
 
     with pytest.raises(KeySetRefused, match="main-account"):
         sub_accounts_discover(key_set_id=sub.pk, actor=admin1)

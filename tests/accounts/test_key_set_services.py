@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from accounts.access import AccessDenied, Capability, key_sets_for
 from accounts.crypto import PURPOSE_API_KEY, secret_decrypt
+from accounts.key_permissions import permission_report
 from accounts.models import ApiKeySet, AuditEvent, Environment, KeySetGrant, KeySetStatus
-from accounts.services import (
+from accounts.services.grants import grant_revoke, grant_set
+from accounts.services.key_sets import (
     KeySetRefused,
-    grant_revoke,
-    grant_set,
     key_set_activate,
     key_set_create,
     key_set_deactivate,
     key_set_replace_secret,
     key_set_update,
-    permission_report,
 )
+from tests.accounts.conftest import pending_request
 from tests.factories import ApiKeySetFactory, GroupFactory
-from transfers.models import Status, TransferKind, TransferRequest
+from transfers.models import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -40,23 +37,6 @@ def _create(actor, **overrides):
     }
     kwargs.update(overrides)
     return key_set_create(**kwargs)
-
-
-def _pending_request(key_set, user, status=Status.PENDING):
-    return TransferRequest.objects.create(
-        client_id=uuid.uuid4().hex[:32],
-        key_set=key_set,
-        kind=TransferKind.WALLET,
-        payload={"amount": "10"},
-        payload_sha256="0" * 64,
-        asset="USDT",
-        amount=Decimal(10),
-        required_approvals=1,
-        policy_version=1,
-        requested_by=user,
-        expires_at=timezone.now() + dt.timedelta(hours=1),
-        status=status,
-    )
 
 
 def _audit_text() -> str:
@@ -177,8 +157,8 @@ def test_non_admin_with_a_grant_cannot_activate(admin1, approver):
 def test_replacing_the_secret_returns_to_pending_and_stales_pending_requests(admin1, admin2, requester):
     ks = _create(admin1)
     key_set_activate(actor=admin2, key_set_id=ks.pk)
-    pending = _pending_request(ks, requester)
-    done = _pending_request(ks, requester, status=Status.SUCCEEDED)
+    pending = pending_request(ks, requester)
+    done = pending_request(ks, requester, status=Status.SUCCEEDED)
     key_set_replace_secret(
         actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET
     )
@@ -219,7 +199,7 @@ def test_bad_replacement_secret_changes_nothing(admin1, key_set):
 
 
 def test_deactivating_stales_pending_requests(admin1, key_set, requester):
-    pending = _pending_request(key_set, requester)
+    pending = pending_request(key_set, requester)
     key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
     key_set.refresh_from_db()
     pending.refresh_from_db()

@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.key_permissions import permission_report
 from accounts.models import AssetOverviewSnapshot, BalanceSnapshot, KeySetStatus, SubAccount
-from accounts.services import key_set_update, permission_report
+from accounts.services.key_sets import key_set_update
 from tests.factories import TEST_API_KEY, TEST_SECRET, ApiKeySetFactory, KeySetGrantFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.audit import audit_verify_chain
-from accounts.management.commands import demo_seed
 from accounts.models import (
     AccountKind,
     ApiKeySet,
@@ -24,6 +23,8 @@ from accounts.models import (
     SubAccount,
     User,
 )
+from demo.data import DEFAULT_SEED, LARGE_RULE_NAME
+from demo.logins import logins_read
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -72,16 +73,16 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_seed_creates_the_desk_once(seed_env, monkeypatch):
-    from transfers import tasks_sync
+    from transfers import tasks
     from transfers.models import PolicyRule, Status, TransferRequest
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks_sync.records_sync_task, "delay", queued.append)
+    monkeypatch.setattr(tasks.records_sync_task, "delay", queued.append)
     out = run_seed(seed_env)
     assert "Demo data seeded" in out
 
     # People with roles, and the printed passwords work (file readable only by the owner).
-    logins = demo_seed.logins_read(seed_env["logins"])
+    logins = logins_read(seed_env["logins"])
     assert set(logins) == {"admin", "admin2", "alice", "bob", "victor"}
     assert stat.S_IMODE(seed_env["logins"].stat().st_mode) == 0o600
     for name, password in logins.items():
@@ -125,7 +126,7 @@ def test_demo_seed_creates_the_desk_once(seed_env, monkeypatch):
         assert (grant.can_view, grant.can_request, grant.can_approve) == (True, False, False)
 
     # Policy: large USDT amounts need two approvals.
-    rule = PolicyRule.objects.get(name=demo_seed.LARGE_RULE_NAME)
+    rule = PolicyRule.objects.get(name=LARGE_RULE_NAME)
     assert rule.required_approvals == 2
     assert rule.min_amount == Decimal("10000")
 
@@ -151,7 +152,7 @@ def test_demo_seed_creates_the_desk_once(seed_env, monkeypatch):
     assert latest.free == Decimal("8750")
 
     # The fake demo secrets are stored encrypted only.
-    seed = json.loads(Path(demo_seed.DEFAULT_SEED).read_text())
+    seed = json.loads(Path(DEFAULT_SEED).read_text())
     secret = seed["accounts"][0]["api_keys"][0]["secret"]
     assert secret not in main.secret_encrypted
     assert audit_verify_chain().ok

@@ -8,7 +8,8 @@ through the services, with the four-eyes rules intact: `admin` creates the key s
 activates them; alice requests, bob approves, the execution service sends.
 
 Passwords are generated on the first run and kept in `<BINGXADMIN_VAR_DIR>/demo-logins.txt` (mode
-0600); every run prints them. The API keys are the sandbox's fake demo keys from the seed file.
+0600, demo.logins); every run prints them. What is seeded is listed in demo.data. The API keys are
+the sandbox's fake demo keys from the seed file.
 
 Reads and transfers need the sandbox exchange: an in-process `SandboxServer` on `--sandbox-port`
 with the same `--sandbox-state` file the real sandbox process uses afterwards, stopped before this
@@ -21,12 +22,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import secrets
-import string
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,97 +33,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
 
-from accounts import services
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetGrant, KeySetStatus, SubAccount, User
 from accounts.roles import roles_ensure
-
-DEFAULT_SEED = Path(settings.BASE_DIR) / "bingx" / "sandbox" / "seeds" / "demo.json"
-LOGINS_FILE = "demo-logins.txt"
-MAIN_UID, SUB1_UID, SUB2_UID = 10000001, 10000002, 10000003
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    first_name: str
-    groups: tuple[str, ...]
-    role: str
-    superuser: bool = False
-    staff: bool = False
-
-
-DEMO_USERS = (
-    DemoUser("admin", "Ada", ("administrator",), "administrator, superuser: adds key sets", True, True),
-    DemoUser(
-        "admin2",
-        "Ben",
-        ("administrator", "approver"),
-        "second administrator: activates key sets, approves",
-        False,
-        True,
-    ),
-    DemoUser("alice", "Alice", ("requester", "approver"), "requests and approves transfers"),
-    DemoUser("bob", "Bob", ("requester", "approver"), "requests and approves transfers"),
-    DemoUser("victor", "Victor", ("viewer",), "viewer: sees everything, changes nothing"),
+from accounts.services.balances import balances_sync
+from accounts.services.grants import grant_set
+from accounts.services.key_sets import key_set_activate, key_set_create
+from accounts.services.sub_accounts import sub_accounts_discover
+from accounts.services.verification import key_set_verify
+from demo.data import (
+    DEFAULT_SEED,
+    DEMO_KEY_SETS,
+    DEMO_USERS,
+    LARGE_AMOUNT,
+    LARGE_RULE_NAME,
+    PAST_TRANSFERS,
+    seed_keys,
 )
-
-
-@dataclass(frozen=True)
-class DemoKeySet:
-    label: str
-    uid: int
-    kind: str
-
-
-DEMO_KEY_SETS = (
-    DemoKeySet("Demo main 10000001", MAIN_UID, AccountKind.MAIN),
-    DemoKeySet("Demo sub 1 10000002", SUB1_UID, AccountKind.SUB),
-    DemoKeySet("Demo sub 2 10000003", SUB2_UID, AccountKind.SUB),
-)
-LARGE_RULE_NAME = "Demo: 10 000 USDT or more needs two approvals"
-LARGE_AMOUNT = Decimal("10000")
-LAST_TRANSFER_NOTE = "Demo: waiting for alice's approval"  # the last seeded transfer: its presence = done
-
-
-def _password() -> str:
-    """Three groups of four lower-case letters and digits (about 62 bits): easy to type, not guessable."""
-    alphabet = string.ascii_lowercase + string.digits
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
-
-
-def logins_read(path: Path) -> dict[str, str]:
-    """username → password from the logins file (missing file: empty)."""
-    found: dict[str, str] = {}
-    if not path.exists():
-        return found
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and not line.startswith("#"):
-            found[parts[0]] = parts[1]
-    return found
-
-
-def logins_write(path: Path, passwords: dict[str, str]) -> None:
-    lines = [
-        "# bingxadmin demo logins (written by manage.py demo_seed; sandbox money only).",
-        "# username  password        role",
-    ]
-    for user in DEMO_USERS:
-        lines.append(f"{user.username:<10}{passwords[user.username]:<18}{user.role}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def seed_keys(seed: dict[str, Any]) -> dict[int, tuple[str, str]]:
-    """uid → (api key, secret) of the first key of every account in the sandbox seed."""
-    return {
-        int(a["uid"]): (a["api_keys"][0]["api_key"], a["api_keys"][0]["secret"]) for a in seed["accounts"]
-    }
+from demo.logins import LOGINS_FILE, logins_read, logins_write, password_new
 
 
 def workflow_available() -> bool:
@@ -258,7 +180,7 @@ class Command(BaseCommand):
         for demo in DEMO_USERS:
             user = User.objects.filter(username=demo.username).first()
             if user is None:
-                password = passwords.get(demo.username) or _password()
+                password = passwords.get(demo.username) or password_new()
                 user = User(
                     username=demo.username,
                     first_name=demo.first_name,
@@ -272,7 +194,7 @@ class Command(BaseCommand):
                 passwords[demo.username] = password
             elif demo.username not in passwords:
                 # The user exists but the file was lost: give a fresh password we can print.
-                passwords[demo.username] = _password()
+                passwords[demo.username] = password_new()
                 user.set_password(passwords[demo.username])
                 user.save(update_fields=["password"])
         logins_write(self.logins_path, passwords)
@@ -286,7 +208,7 @@ class Command(BaseCommand):
             key_set = ApiKeySet.objects.filter(label=demo.label).first()
             if key_set is None:
                 api_key, secret = self.keys[demo.uid]
-                key_set = services.key_set_create(
+                key_set = key_set_create(
                     actor=admin,
                     label=demo.label,
                     api_key=api_key,
@@ -297,7 +219,7 @@ class Command(BaseCommand):
                     parent_id=main.pk if (demo.kind == AccountKind.SUB and main) else None,
                 )
             if key_set.status == KeySetStatus.PENDING_ACTIVATION:
-                key_set = services.key_set_activate(actor=admin2, key_set_id=key_set.pk)
+                key_set = key_set_activate(actor=admin2, key_set_id=key_set.pk)
             if demo.kind == AccountKind.MAIN:
                 main = key_set
             found[demo.label] = key_set
@@ -309,7 +231,7 @@ class Command(BaseCommand):
         }
         for key_set in key_sets.values():
             for name in ("alice", "bob"):
-                services.grant_set(
+                grant_set(
                     actor=admin,
                     key_set_id=key_set.pk,
                     user=people[name],
@@ -317,10 +239,10 @@ class Command(BaseCommand):
                     can_request=True,
                     can_approve=True,
                 )
-            services.grant_set(actor=admin, key_set_id=key_set.pk, user=people["victor"], can_view=True)
+            grant_set(actor=admin, key_set_id=key_set.pk, user=people["victor"], can_view=True)
             # A third approver, so the two-approval rule for large amounts can be met (alice + bob
             # alone could not: the requester never counts).
-            services.grant_set(
+            grant_set(
                 actor=admin, key_set_id=key_set.pk, user=people["admin2"], can_view=True, can_approve=True
             )
 
@@ -328,7 +250,7 @@ class Command(BaseCommand):
         """Default (no rule matches): one approval besides the requester. 10 000 USDT or more: two.
         admin proposes the rule, admin2 approves it: policy edits are four-eyes, as in the UI."""
         from transfers.models import PolicyChangeAction, PolicyRule
-        from transfers.services import policy_change_approve, policy_change_propose
+        from transfers.services.policy_changes import policy_change_approve, policy_change_propose
 
         if PolicyRule.objects.filter(name=LARGE_RULE_NAME).exists():
             return
@@ -353,16 +275,16 @@ class Command(BaseCommand):
         for key_set in [main, *subs]:
             if key_set.pk == main.pk:
                 self._verify(key_set=key_set, actor=admin)
-                services.sub_accounts_discover(key_set_id=main.pk, actor=admin)
+                sub_accounts_discover(key_set_id=main.pk, actor=admin)
             else:
                 self._verify(key_set=key_set, actor=admin)
         if "past transfers" in todo:
             self.past_transfers(main=main, subs=subs)
         for key_set in [main, *subs]:
-            services.balances_sync(key_set_id=key_set.pk, actor=admin)
+            balances_sync(key_set_id=key_set.pk, actor=admin)
 
     def _verify(self, *, key_set: ApiKeySet, actor: User) -> None:
-        report = services.key_set_verify(key_set_id=key_set.pk, actor=actor)
+        report = key_set_verify(key_set_id=key_set.pk, actor=actor)
         if not report["ok"]:
             raise CommandError(f"Verifying “{key_set.label}” against the sandbox failed: {report['error']}")
 
@@ -371,97 +293,32 @@ class Command(BaseCommand):
         step-up), and the execution service sends it to the sandbox right here (Celery eager mode, so
         no message is left for the worker). One is rejected and one is left waiting for alice."""
         from bingxadmin.celery import app as celery_app
-        from transfers.execution import transfer_execute
+        from transfers.execution.execute import transfer_execute
         from transfers.models import Status, TransferRequest
-        from transfers.services import (
-            transfer_request_approve,
-            transfer_request_create,
-            transfer_request_reject,
-        )
+        from transfers.services.decisions import transfer_request_approve, transfer_request_reject
+        from transfers.services.requests import transfer_request_create
 
         people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob"])}
         passwords = logins_read(self.logins_path)
-        sub1, sub2 = subs
-        plans: list[tuple[str, str, ApiKeySet, str, str, str, dict[str, Any], str]] = [
-            # (requester, decider, key set, kind, asset, amount, fields, note)
-            (
-                "alice",
-                "bob",
-                main,
-                "wallet",
-                "USDT",
-                "1000",
-                {"from_wallet": "fund", "to_wallet": "spot"},
-                "Demo: float for spot",
-            ),
-            (
-                "alice",
-                "bob",
-                main,
-                "inner",
-                "USDT",
-                "250",
-                {
-                    "recipient_type": 1,
-                    "recipient_account": str(SUB1_UID),
-                    "calling_code": "",
-                    "wallet_type": 1,
-                },
-                "Demo: top up sub-account 1",
-            ),
-            (
-                "bob",
-                "alice",
-                sub1,
-                "sub_inner",
-                "USDT",
-                "20",
-                {
-                    "recipient_type": 1,
-                    "recipient_account": str(SUB2_UID),
-                    "calling_code": "",
-                    "wallet_type": 1,
-                },
-                "Demo: sub-account 1 pays sub-account 2",
-            ),
-            (
-                "bob",
-                "alice:reject",
-                main,
-                "wallet",
-                "BTC",
-                "0.05",
-                {"from_wallet": "fund", "to_wallet": "spot"},
-                "Demo: rejected example",
-            ),
-            (
-                "bob",
-                "",
-                sub2,
-                "wallet",
-                "USDT",
-                "50",
-                {"from_wallet": "fund", "to_wallet": "USDTMPerp"},
-                "Demo: waiting for alice's approval",
-            ),
-        ]
+        key_sets = [main, *subs]  # in DEMO_KEY_SETS order
         eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True
         try:
-            for requester, decider, key_set, kind, asset, amount, fields, note in plans:
+            for plan in PAST_TRANSFERS:
+                key_set = key_sets[plan.key_set]
                 # Resumable: a request left by an interrupted run is picked up where it stopped.
-                req = TransferRequest.objects.filter(key_set=key_set, note=note).first()
+                req = TransferRequest.objects.filter(key_set=key_set, note=plan.note).first()
                 if req is None:
                     req = transfer_request_create(
-                        requester=people[requester],
+                        requester=people[plan.requester],
                         key_set_id=key_set.pk,
-                        kind=kind,
-                        asset=asset,
-                        amount=amount,
-                        fields=fields,
-                        note=note,
+                        kind=plan.kind,
+                        asset=plan.asset,
+                        amount=plan.amount,
+                        fields=dict(plan.fields),
+                        note=plan.note,
                     )
-                name, _, action = decider.partition(":")
+                name, _, action = plan.decider.partition(":")
                 if name and req.status == Status.PENDING:
                     decide = transfer_request_reject if action == "reject" else transfer_request_approve
                     comment = "Not needed this week." if action == "reject" else "OK"
@@ -481,10 +338,8 @@ class Command(BaseCommand):
     def _records_sync(self, key_sets: list[ApiKeySet]) -> None:
         """Queue a records sync for the worker: reading every record endpoint within BingX's rate limits
         takes tens of seconds, which the first start should not wait for."""
-        try:
-            from transfers.tasks_sync import records_sync_task
-        except ImportError:
-            return
+        from transfers.tasks import records_sync_task
+
         for key_set in key_sets:
             records_sync_task.delay(key_set.pk)
         self.stdout.write("Exchange records: queued for the worker (they appear within a minute of start).")

@@ -1,0 +1,140 @@
+"""One rate limiter for every BingX call, shared by all worker processes and machines.
+
+BingX limits each account UID per endpoint (bingx-api.md §5, §10) and answers 100410 when a caller
+goes over; after that the endpoint stays blocked until a time BingX names. Celery's own `rate_limit`
+is per worker process, so the limiter lives outside the workers, in a store:
+
+* `RATE_LIMIT_URL` set (production): Redis (exchange.ratelimit.redis), a moving window per
+  (scope, endpoint) kept atomically on Redis's own clock;
+* otherwise (embedded default): small JSON state files under `VAR_DIR/ratelimit`
+  (exchange.ratelimit.file), updated under an exclusive `fcntl` lock across processes on one machine.
+
+The per-UID limits come from the endpoint table (bingx.endpoints). The scope is the BingX UID when
+known, else the key set id. `acquire` blocks until a token is free, up to a bound; beyond it, or when
+the store is unreachable, it raises `RateLimitUnavailable` before anything is sent (fail closed), and
+the caller retries later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from bingx.endpoints import DEFAULT_PER_UID_LIMIT, endpoint_for
+from exchange.ratelimit.base import RateLimitUnavailable, Store
+from exchange.ratelimit.file import FileStore
+from exchange.ratelimit.redis import RedisStore
+
+__all__ = [
+    "DEFAULT_BLOCK_MS",
+    "DEFAULT_LIMIT",
+    "MAX_BLOCK_MS",
+    "MAX_WAIT_S",
+    "SAFETY_MS",
+    "WINDOW_MS",
+    "Acquired",
+    "RateLimitUnavailable",
+    "acquire",
+    "before_request",
+    "block",
+    "limit_for",
+    "scope_for",
+    "store",
+]
+
+DEFAULT_LIMIT = DEFAULT_PER_UID_LIMIT  # endpoints missing from bingx.endpoints
+
+WINDOW_MS = 1000
+# Calls reach the exchange a few ms after the token is granted, with jitter; a slightly longer window
+# keeps N+1 arrivals from ever landing inside one of BingX's 1 s windows.
+SAFETY_MS = 50
+MAX_WAIT_S = 10.0  # longest blocking wait inside a task; beyond it the task retries later
+DEFAULT_BLOCK_MS = 1000  # 100410 without a usable "unblocked after" time
+MAX_BLOCK_MS = 15 * 60 * 1000
+
+
+def limit_for(path: str, *, scale: float | None = None) -> int | None:
+    """Requests per window allowed for `path` at the configured scale; None when unlimited."""
+    endpoint = endpoint_for(path)
+    base = DEFAULT_LIMIT if endpoint is None else endpoint.per_uid_limit
+    if base is None:
+        return None
+    factor = settings.BINGX_RATE_LIMIT_SCALE if scale is None else scale
+    return max(1, int(base * factor))
+
+
+def scope_for(*, uid: int | str | None, key_set_id: int) -> str:
+    """BingX counts per account UID; before the UID is known, the key set stands in for it."""
+    return f"uid:{uid}" if uid else f"keyset:{key_set_id}"
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def store() -> Store:
+    """The store for the current settings (cached per URL/directory; the Redis client pools connections)."""
+    url = settings.RATE_LIMIT_URL
+    ident = url or f"file:{settings.VAR_DIR}"
+    with _stores_lock:
+        found = _stores.get(ident)
+        if found is None:
+            found = RedisStore(url) if url else FileStore(Path(settings.VAR_DIR) / "ratelimit")
+            _stores[ident] = found
+        return found
+
+
+@dataclass
+class Acquired:
+    waited_s: float
+
+
+def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S) -> Acquired:
+    """Block until a token for (scope, path) is free; raise RateLimitUnavailable beyond `max_wait`."""
+    limit = limit_for(path)
+    if limit is None:
+        return Acquired(waited_s=0.0)
+    key = f"{scope}:{path}"
+    started = time.monotonic()
+    limiter = store()
+    while True:
+        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS)
+        if wait_ms <= 0:
+            return Acquired(waited_s=time.monotonic() - started)
+        waited = time.monotonic() - started
+        if waited + wait_ms / 1000 > max_wait:
+            raise RateLimitUnavailable(
+                f"BingX rate limit for {path}: no token within {max_wait:.0f} s", retry_in=wait_ms / 1000
+            )
+        time.sleep(wait_ms / 1000)
+
+
+def block(*, scope: str, path: str, retry_in_ms: int | None = None, retry_after_ms: int | None = None) -> int:
+    """BingX answered 100410: refuse tokens for (scope, path) to every process until the named time.
+
+    `retry_in_ms` (a wait from now) wins; else `retry_after_ms` (epoch ms) against the local clock.
+    Returns the wait applied, in ms.
+    """
+    if retry_in_ms is not None and retry_in_ms > 0:
+        wait_ms = int(retry_in_ms)
+    elif retry_after_ms:
+        wait_ms = int(retry_after_ms - time.time() * 1000)
+    else:
+        wait_ms = DEFAULT_BLOCK_MS
+    wait_ms = max(DEFAULT_BLOCK_MS // 4, min(MAX_BLOCK_MS, wait_ms))
+    store().block(f"{scope}:{path}", wait_ms)
+    return wait_ms
+
+
+def before_request(*, scope: str, max_wait: float = MAX_WAIT_S) -> Callable[[str, str], None]:
+    """A `bingx.Client(before_request=...)` hook taking one token per HTTP request."""
+
+    def hook(method: str, path: str) -> None:
+        acquire(scope=scope, path=path, max_wait=max_wait)
+
+    return hook

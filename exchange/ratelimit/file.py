@@ -1,0 +1,80 @@
+"""The embedded store: one small JSON file per key, read-modify-written under an exclusive `fcntl`
+lock, which holds across processes on one machine. Used when no RATE_LIMIT_URL is set."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from exchange.ratelimit.base import STORE_DOWN_RETRY_S, RateLimitUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class FileStore:
+    """One small JSON file per key, read-modify-written under an exclusive flock."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".json"
+        fd = os.open(self._dir / name, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = b""
+            while chunk := os.read(fd, 65536):
+                raw += chunk
+            try:
+                state = json.loads(raw) if raw else {}
+            except ValueError:
+                state = {}  # a torn file from a killed process: start a fresh window
+            yield fd, state
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    @staticmethod
+    def _write(fd: int, state: dict[str, Any]) -> None:
+        data = json.dumps(state).encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+
+    def take(self, key: str, limit: int, window_ms: int) -> int:
+        try:
+            with self._locked(key) as (fd, state):
+                now = int(time.time() * 1000)
+                blocked = int(state.get("blocked_until", 0))
+                if blocked > now:
+                    return blocked - now
+                hits = [h for h in state.get("hits", []) if h > now - window_ms]
+                if len(hits) < limit:
+                    hits.append(now)
+                    state["hits"] = hits
+                    self._write(fd, state)
+                    return 0
+                return max(1, min(hits) + window_ms - now)
+        except OSError as exc:
+            raise RateLimitUnavailable(
+                f"rate limiter state file unavailable ({exc}); not calling BingX", retry_in=STORE_DOWN_RETRY_S
+            ) from exc
+
+    def block(self, key: str, wait_ms: int) -> None:
+        try:
+            with self._locked(key) as (fd, state):
+                until = int(time.time() * 1000) + wait_ms
+                if until > int(state.get("blocked_until", 0)):
+                    state["blocked_until"] = until
+                    self._write(fd, state)
+        except OSError as exc:
+            logger.warning("could not record a BingX rate-limit block for %s: %s", key, exc)
