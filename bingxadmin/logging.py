@@ -19,7 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from exchange.redaction import secret_register, secrets_registered
+from exchange.redaction import secrets_registered
 
 __all__ = [
     "REDACTED",
@@ -28,9 +28,6 @@ __all__ = [
     "TextFormatter",
     "logging_config",
     "redact",
-    # shim: the registry moved to exchange.redaction (so accounts need not import the project package);
-    # still importable from here until tests/runtime/test_logging_redaction.py imports it from there.
-    "secret_register",
 ]
 
 REDACTED = "[REDACTED]"

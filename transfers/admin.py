@@ -4,14 +4,9 @@ version, mark pending requests stale and write audit events — the admin would 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
-from accounts.access import Capability, key_sets_for
-from accounts.models import User
+from accounts.admin_base import KeySetScopedAdmin, ReadOnlyAdmin
 from transfers.models import (
     AllowedRecipient,
     Approval,
@@ -22,31 +17,6 @@ from transfers.models import (
     TransferRecord,
     TransferRequest,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class KeySetScopedAdmin(ReadOnlyAdmin):
-    """Lists only rows of key sets the user may view (superusers see everything)."""
-
-    key_set_path = "key_set"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        user = request.user
-        if user.is_superuser:
-            return qs
-        assert isinstance(user, User)
-        return qs.filter(**{f"{self.key_set_path}__in": key_sets_for(user=user, capability=Capability.VIEW)})
 
 
 @admin.register(TransferRequest)
@@ -69,14 +39,14 @@ class TransferRequestAdmin(KeySetScopedAdmin):
 
 @admin.register(Approval)
 class ApprovalAdmin(KeySetScopedAdmin):
-    key_set_path = "request__key_set"
+    key_set_field = "request__key_set"
     list_display = ("request", "approver", "decision", "created_at", "ip")
     list_filter = ("decision",)
 
 
 @admin.register(ExecutionAttempt)
 class ExecutionAttemptAdmin(KeySetScopedAdmin):
-    key_set_path = "request__key_set"
+    key_set_field = "request__key_set"
     list_display = ("request", "kind", "endpoint", "outcome", "bingx_code", "started_at", "duration_ms")
     list_filter = ("kind", "outcome")
 

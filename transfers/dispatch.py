@@ -23,7 +23,12 @@ RECONCILE_DELAY_S = 2.0  # the exchange's records lag its answers by a moment
 
 
 def _task(name: str) -> Any:
-    return current_app.tasks[name]
+    app = current_app
+    if name not in app.tasks:
+        # The web process never starts a worker, so Celery's autodiscovery has not run yet: run it
+        # (it imports every installed app's tasks module, which registers the tasks by name).
+        app.loader.import_default_modules()
+    return app.tasks[name]
 
 
 def transfer_execute_enqueue(*, request_id: int, countdown: float = 0) -> None:

@@ -74,3 +74,29 @@ def records_sync_task(key_set_id: int) -> None:
 def records_sync_all_task() -> int:
     """Enqueue a records sync for every active key set; returns how many were enqueued."""
     return records_sync_all()
+
+
+# Messages queued by the release before `tasks_sync`/`tasks_workflow` were merged into this module
+# still carry the old task names; a worker of this release must run them, not drop them as unknown.
+@shared_task(
+    name="transfers.tasks_sync.records_sync_task",
+    acks_late=True,
+    max_retries=0,
+    soft_time_limit=SYNC_SOFT_LIMIT_S,
+    time_limit=SYNC_HARD_LIMIT_S,
+    ignore_result=True,
+)
+def legacy_records_sync_task(key_set_id: int) -> None:
+    records_sync_task(key_set_id)
+
+
+@shared_task(name="transfers.tasks_sync.records_sync_all_task", acks_late=True, ignore_result=True)
+def legacy_records_sync_all_task() -> int:
+    return records_sync_all()
+
+
+@shared_task(
+    name="transfers.tasks_workflow.transfer_requests_expire_task", acks_late=True, ignore_result=True
+)
+def legacy_transfer_requests_expire_task() -> int:
+    return transfer_requests_expire()

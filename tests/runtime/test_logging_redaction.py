@@ -16,7 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from bingxadmin.logging import REDACTED, logging_config, redact, secret_register
+from bingxadmin.logging import REDACTED, logging_config, redact
+from exchange.redaction import secret_register
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = json.loads((ROOT / "bingx" / "sandbox" / "seeds" / "demo.json").read_text())

@@ -25,13 +25,13 @@ from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
-from exchange import ratelimit
-from exchange.clients import client_for
 
 import bingx
-from accounts.crypto import SecretUnavailable
 from accounts.models import ApiKeySet, KeySetStatus
 from bingx.errors import RATE_LIMIT_CODES, TIMESTAMP_CODES
+from exchange import ratelimit
+from exchange.clients import client_for
+from exchange.credentials import CredentialsUnavailable
 from transfers import dispatch
 from transfers.execution.attempts import CallRecorder, attempt_rows, code_text, message_text
 from transfers.execution.checks import refusal_reason
@@ -87,7 +87,7 @@ def transfer_execute(*, request_id: int) -> None:
 
     try:
         client = client_for(key_set=req.key_set)
-    except SecretUnavailable as exc:
+    except CredentialsUnavailable as exc:
         _refuse(
             req=req,
             reason=f"The key set's secret cannot be decrypted: {exc} Nothing was sent.",

@@ -27,13 +27,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from exchange import ratelimit
-from exchange.clients import client_for
 
 import bingx
 from accounts.audit import audit_record
-from accounts.crypto import SecretUnavailable
 from accounts.models import ApiKeySet
+from exchange import ratelimit
+from exchange.clients import client_for
+from exchange.credentials import CredentialsUnavailable
+from exchange.timeutil import datetime_to_ms
 from transfers import dispatch
 from transfers.execution.attempts import CallRecorder, worker_name
 from transfers.execution.plan import RECORD_ENDPOINTS
@@ -67,13 +68,11 @@ class Candidate:
     failed: bool = False  # the exchange recorded the transfer as failed (inner status 5)
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _window(req: TransferRequest) -> tuple[int, int]:
     submitted = req.submitted_at or req.updated_at
-    return _ms(submitted - WINDOW_BEFORE), _ms(max(timezone.now(), submitted) + WINDOW_AFTER)
+    return datetime_to_ms(submitted - WINDOW_BEFORE), datetime_to_ms(
+        max(timezone.now(), submitted) + WINDOW_AFTER
+    )
 
 
 def _amount(req: TransferRequest) -> Decimal:
@@ -214,7 +213,7 @@ def transfer_reconcile(*, request_id: int) -> str:
             candidates = find_candidates(client, req)
         finally:
             client.close()
-    except (bingx.BingXError, ratelimit.RateLimitUnavailable, SecretUnavailable) as exc:
+    except (bingx.BingXError, ratelimit.RateLimitUnavailable, CredentialsUnavailable) as exc:
         return _lookup_failed(req=req, recorder=recorder, started=started, error=exc)
 
     with transaction.atomic():

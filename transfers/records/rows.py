@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -53,10 +52,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-def datetime_to_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def asset_row(r: bingx.TransferRecord) -> Row:

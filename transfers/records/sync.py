@@ -39,7 +39,6 @@ from django.utils import timezone
 import bingx
 from accounts.access import AccessDenied, Capability, key_sets_for
 from accounts.audit import audit_record
-from accounts.crypto import SecretUnavailable
 from accounts.models import (
     ApiKeySet,
     KeySetStatus,
@@ -47,6 +46,7 @@ from accounts.models import (
 )
 from exchange import ratelimit
 from exchange.clients import client_for
+from exchange.credentials import CredentialsUnavailable
 from exchange.problems import exchange_problem
 from exchange.timeutil import ms_to_datetime
 from transfers import dispatch
@@ -250,7 +250,7 @@ def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> Sy
     report = SyncReport(key_set_id=key_set.pk, sources={s.value: SourceReport() for s in wanted})
     try:
         client = client_for(key_set=key_set)
-    except SecretUnavailable as exc:
+    except CredentialsUnavailable as exc:
         raise SyncRefused(str(exc)) from exc
     try:
         end_ms = _exchange_now_ms(client)
