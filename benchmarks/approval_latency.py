@@ -23,9 +23,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from execution_harness import SEED_PATH, Harness, inner_request, percentile, redis_available, wait
+from execution_harness import (
+    INNER_APPLY,
+    SEED_PATH,
+    Harness,
+    inner_request,
+    percentile,
+    redis_available,
+    wait,
+)
 
-INNER_APPLY = "/openApi/wallets/v1/capital/innerTransfer/apply"
 SPACING_S = 0.6
 
 

@@ -18,6 +18,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SEED_PATH = ROOT / "bingx" / "sandbox" / "seeds" / "demo.json"
+
+from bingx import endpoints  # noqa: E402  (after the path insert above)
+
+INNER_APPLY = endpoints.INNER_TRANSFER_APPLY.path
 MAIN_UID, SUB1_UID = 10000001, 10000002
 
 

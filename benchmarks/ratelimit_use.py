@@ -19,9 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from execution_harness import Harness, inner_request, redis_available, wait
-
-INNER_APPLY = "/openApi/wallets/v1/capital/innerTransfer/apply"
+from execution_harness import INNER_APPLY, Harness, inner_request, redis_available, wait
 
 
 def main() -> None:

@@ -1,5 +1,8 @@
 """Synchronous BingX REST client for the account / wallet / transfer / sub-account endpoints.
 
+Over 400 lines on purpose: one typed method per endpoint over one signing and transport core, so a
+reader sees every call the library makes in one place (the endpoint table is bingx/endpoints.py).
+
 Usage::
 
     from decimal import Decimal

@@ -1,5 +1,8 @@
 """Typed, frozen results returned by :class:`bingx.Client`.
 
+Over 400 lines on purpose: one small dataclass per response shape, each next to its parser; split
+up they would only be harder to compare with the spec.
+
 Conventions: amounts are :class:`~decimal.Decimal`; exchange ids and UIDs are ``str`` (exact, even
 above 2**53); times are epoch milliseconds (``int``). Record and result types keep the exchange's
 original object in ``raw`` (excluded from equality and repr) so callers can store it.

@@ -1,4 +1,8 @@
-"""Transfer requests, their approvals and execution, the policy, the address book and synced records."""
+"""Transfer requests, their approvals and execution, the policy, the address book and synced records.
+
+Over 400 lines on purpose: Django keeps an app's models in one module, and these are one schema
+(requests, approvals, attempts, records and the policy refer to one another).
+"""
 
 import uuid
 from decimal import Decimal

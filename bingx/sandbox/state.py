@@ -1,5 +1,7 @@
 """Exchange state of the sandbox: accounts, API keys, wallets and transfer records.
 
+Over 400 lines on purpose: the whole exchange state and every balance move live under one lock.
+
 Everything that moves money or reads balances happens under ``SandboxState.lock`` (one re-entrant
 lock) so a transfer is atomic with respect to every other request. Amounts are ``Decimal`` internally
 and serialised as strings in the JSON state file.

@@ -23,17 +23,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 
 import bingx
-from accounts.models import ApiKeySet, KeySetStatus
 from bingx.errors import RATE_LIMIT_CODES, TIMESTAMP_CODES
 from exchange import ratelimit
 from exchange.clients import client_for
 from exchange.credentials import CredentialsUnavailable
 from transfers import dispatch
 from transfers.execution.attempts import CallRecorder, attempt_rows, code_text, message_text
+from transfers.execution.balances import balances_refresh_enqueue
 from transfers.execution.checks import refusal_reason
 from transfers.execution.plan import SEND_ENDPOINTS, PlannedCall, plan_call
 from transfers.lifecycle import transition
@@ -52,7 +51,6 @@ MAX_NOT_SENT = 5  # transport failures before sending; then FAILED (the exchange
 MAX_RATE_LIMITED = 20  # 100410 answers; each one proves nothing moved
 MAX_TIMESTAMP_RETRIES = 1  # a clock rejection after the client's own resync gets one more later try
 TIMESTAMP_RETRY_S = 2.0
-BALANCES_REFRESH_COALESCE_S = 3
 IN_FLIGHT = (Status.SUBMITTING, Status.UNKNOWN)
 
 Rows = Callable[..., list[ExecutionAttempt]]
@@ -391,26 +389,4 @@ def rejection_message(error: bingx.Rejected) -> str:
     return head + said
 
 
-# -- after success -------------------------------------------------------------------------------
-
-
-def balances_refresh_enqueue(*, req: TransferRequest) -> None:
-    """Balance syncs for the paying key set and for any key set here that received the money."""
-    p = req.payload
-    receiving_uids = {str(p[k]) for k in ("to_uid", "recipient_account") if p.get(k)}
-    if req.kind == TransferKind.INNER and str(p.get("recipient_type")) != "1":
-        receiving_uids.discard(str(p.get("recipient_account")))  # phone/email: not a UID here
-    ids = {req.key_set_id}
-    if receiving_uids:
-        ids |= set(
-            ApiKeySet.objects.filter(
-                uid__in=[int(u) for u in receiving_uids if u.isdigit()], status=KeySetStatus.ACTIVE
-            ).values_list("pk", flat=True)
-        )
-    for key_set_id in sorted(ids):
-        # Coalesce bursts (many transfers on one key set): one sync per key set per few seconds.
-        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=BALANCES_REFRESH_COALESCE_S):
-            dispatch.balances_sync_enqueue(key_set_id=key_set_id, countdown=BALANCES_REFRESH_COALESCE_S)
-
-
-__all__ = ["balances_refresh_enqueue", "rejection_message", "transfer_execute"]
+__all__ = ["rejection_message", "transfer_execute"]

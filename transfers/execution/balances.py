@@ -1,0 +1,31 @@
+"""After money moved: refresh the balances of the paying key set and of any key set here that received
+it, without waiting for the periodic sync (coalesced, so a burst of transfers costs one sync)."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from accounts.models import ApiKeySet, KeySetStatus
+from transfers import dispatch
+from transfers.models import TransferKind, TransferRequest
+
+BALANCES_REFRESH_COALESCE_S = 3
+
+
+def balances_refresh_enqueue(*, req: TransferRequest) -> None:
+    """Balance syncs for the paying key set and for any key set here that received the money."""
+    p = req.payload
+    receiving_uids = {str(p[k]) for k in ("to_uid", "recipient_account") if p.get(k)}
+    if req.kind == TransferKind.INNER and str(p.get("recipient_type")) != "1":
+        receiving_uids.discard(str(p.get("recipient_account")))  # phone/email: not a UID here
+    ids = {req.key_set_id}
+    if receiving_uids:
+        ids |= set(
+            ApiKeySet.objects.filter(
+                uid__in=[int(u) for u in receiving_uids if u.isdigit()], status=KeySetStatus.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+    for key_set_id in sorted(ids):
+        # Coalesce bursts (many transfers on one key set): one sync per key set per few seconds.
+        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=BALANCES_REFRESH_COALESCE_S):
+            dispatch.balances_sync_enqueue(key_set_id=key_set_id, countdown=BALANCES_REFRESH_COALESCE_S)
