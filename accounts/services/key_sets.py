@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.access import AccessDenied, Capability, ensure_admin, ensure_can
 from accounts.audit import audit_record
 from accounts.crypto import PURPOSE_API_KEY, PURPOSE_SECRET, secret_encrypt
+from accounts.four_eyes import second_person_ensure
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetStatus, User
 from accounts.services.validation import base_url_for, credential_clean, validation_message
 from accounts.signals import key_set_changed_send
@@ -221,11 +222,14 @@ def key_set_activate(*, actor: User, key_set_id: int, ip: str | None = None) -> 
     key_set = key_set_lock(key_set_id=key_set_id)
     if key_set.status == KeySetStatus.ACTIVE:
         raise KeySetRefused("This key set is already active.")
-    changer_id = key_set.secret_changed_by_id or key_set.created_by_id
-    if actor.pk in {changer_id, key_set.created_by_id}:
-        raise KeySetRefused(
+    second_person_ensure(
+        decider=actor,
+        makers=[key_set.created_by_id, key_set.secret_changed_by_id],
+        refused=KeySetRefused,
+        message=(
             "A second administrator must activate this key set: you created it or last changed its secret."
-        )
+        ),
+    )
     before = {"status": key_set.status}
     key_set.status = KeySetStatus.ACTIVE
     key_set.activated_by = actor

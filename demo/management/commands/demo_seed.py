@@ -338,10 +338,10 @@ class Command(BaseCommand):
     def _records_sync(self, key_sets: list[ApiKeySet]) -> None:
         """Queue a records sync for the worker: reading every record endpoint within BingX's rate limits
         takes tens of seconds, which the first start should not wait for."""
-        from transfers.tasks import records_sync_task
+        from transfers import dispatch
 
         for key_set in key_sets:
-            records_sync_task.delay(key_set.pk)
+            dispatch.records_sync_enqueue(key_set_id=key_set.pk)
         self.stdout.write("Exchange records: queued for the worker (they appear within a minute of start).")
 
     # -- output --------------------------------------------------------------------------------
