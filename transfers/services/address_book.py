@@ -76,7 +76,8 @@ def recipient_request(
     return entry
 
 
-def _lock_pending(*, recipient_id: int, actor: User) -> AllowedRecipient:
+def _decide(*, actor: User, recipient_id: int, status: str, verb: str, ip: str | None) -> AllowedRecipient:
+    """A second administrator's decision on a pending entry (accounts.four_eyes rules)."""
     entry = proposal_lock_pending(
         queryset=AllowedRecipient.objects.all(),
         pk=recipient_id,
@@ -91,31 +92,23 @@ def _lock_pending(*, recipient_id: int, actor: User) -> AllowedRecipient:
         refused=RecipientRefused,
         message="A second administrator must decide an entry you requested yourself.",
     )
-    return entry
+    return proposal_decide(proposal=entry, status=status, decider=actor, verb=verb, state=_state, ip=ip)
 
 
 @transaction.atomic
 def recipient_approve(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
-    return proposal_decide(
-        proposal=entry,
-        status=RecipientStatus.ACTIVE,
-        decider=actor,
-        verb="recipient.approve",
-        state=_state,
-        ip=ip,
+    return _decide(
+        actor=actor, recipient_id=recipient_id, status=RecipientStatus.ACTIVE, verb="recipient.approve", ip=ip
     )
 
 
 @transaction.atomic
 def recipient_reject(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    entry = _lock_pending(recipient_id=recipient_id, actor=actor)
-    return proposal_decide(
-        proposal=entry,
+    return _decide(
+        actor=actor,
+        recipient_id=recipient_id,
         status=RecipientStatus.REJECTED,
-        decider=actor,
         verb="recipient.reject",
-        state=_state,
         ip=ip,
     )
 
