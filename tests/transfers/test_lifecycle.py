@@ -4,8 +4,10 @@ is written, and a request that already moved on is left alone."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db.models import Q
@@ -139,3 +141,42 @@ def test_a_guard_keeps_the_transition_conditional() -> None:
 
     assert moved is False
     assert TransferRequest.objects.get(pk=req.pk).status == Status.SUBMITTING
+
+
+def _status_writes(path: Path) -> list[str]:
+    """Places in one module that write a transfer request's status without transition()."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+            chain, base = node.func.value, None
+            while isinstance(chain, (ast.Call, ast.Attribute)):
+                chain = chain.func if isinstance(chain, ast.Call) else chain.value
+            base = chain.id if isinstance(chain, ast.Name) else None
+            if base == "TransferRequest" and any(k.arg == "status" for k in node.keywords):
+                found.append(f"{path}:{node.lineno} TransferRequest…update(status=…)")
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "status"
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id in {"req", "request", "transfer_request"}
+                ):
+                    found.append(f"{path}:{node.lineno} {target.value.id}.status = …")
+    return found
+
+
+def test_nothing_but_the_lifecycle_writes_a_request_status() -> None:
+    root = Path(__file__).resolve().parents[2]
+    modules = [
+        p
+        for package in ("transfers", "accounts", "demo", "exchange")
+        for p in (root / package).rglob("*.py")
+        if "migrations" not in p.parts and p != root / "transfers" / "lifecycle.py"
+    ]
+    assert len(modules) > 40
+    writes = [w for p in modules for w in _status_writes(p)]
+    assert writes == [], "status changes go through transfers.lifecycle.transition():\n" + "\n".join(writes)
+    # The guard itself sees such a write.
+    assert _status_writes(root / "transfers" / "lifecycle.py") != []

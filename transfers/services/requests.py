@@ -24,14 +24,9 @@ from transfers.lifecycle import transition
 from transfers.models import (
     Decision,
     Status,
-    TransferKind,
     TransferRequest,
 )
 from transfers.payload import (
-    FAMILY_ACCOUNT_TYPES,
-    FAMILY_MEMBER_TYPES,
-    WALLET_TYPES,
-    WALLETS,
     PayloadError,
     amount_clean,
     asset_clean,
@@ -47,8 +42,8 @@ from transfers.policy import (
     policy_version_current,
     quorum_for,
 )
-from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
 from transfers.refusals import DecisionRefused, RequestRefused
+from transfers.services.request_fields import request_fields_clean
 
 
 def request_state(req: TransferRequest) -> dict[str, Any]:
@@ -76,87 +71,6 @@ def requests_mark_stale(
             ip=ip,
         )
     return count
-
-
-def _fields_clean(*, kind: str, key_set: ApiKeySet, fields: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """Check and normalise the kind-specific fields. Returns (fields, address-book entry or None)."""
-    allowed_entry = None
-    if kind == TransferKind.WALLET:
-        src, dst = str(fields.get("from_wallet") or ""), str(fields.get("to_wallet") or "")
-        if src not in WALLETS or dst not in WALLETS:
-            raise RequestRefused("Choose both wallets.")
-        if src == dst:
-            raise RequestRefused("Source and destination wallets must differ.")
-        return {"from_wallet": src, "to_wallet": dst}, None
-    if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
-        try:
-            wallet_type = int(fields.get("wallet_type") or 0)
-        except (TypeError, ValueError):
-            wallet_type = 0
-        if wallet_type not in WALLET_TYPES:
-            raise RequestRefused("Choose the wallet the amount is paid from.")
-        try:
-            clean = recipient_clean(
-                recipient_type=fields.get("recipient_type") or 0,
-                account=str(fields.get("recipient_account") or ""),
-                calling_code=str(fields.get("calling_code") or ""),
-            )
-            check = recipient_check(key_set=key_set, recipient=clean)
-        except RecipientRefused as exc:
-            raise RequestRefused(str(exc)) from None
-        if kind == TransferKind.SUB_INNER and check.own_label is None and check.allowed is None:
-            raise RequestRefused("A sub-account can pay only its own family or an address-book entry.")
-        allowed_entry = check.allowed
-        return {
-            "recipient_type": clean.recipient_type,
-            "recipient_account": clean.account,
-            "calling_code": clean.calling_code,
-            "wallet_type": wallet_type,
-        }, allowed_entry
-    if kind == TransferKind.FAMILY:
-        try:
-            out = {
-                name: int(fields.get(name) or 0)
-                for name in (
-                    "from_uid",
-                    "from_type",
-                    "from_account_type",
-                    "to_uid",
-                    "to_type",
-                    "to_account_type",
-                )
-            }
-        except (TypeError, ValueError):
-            raise RequestRefused("UIDs and account types are whole numbers.") from None
-        remark = str(fields.get("remark") or "").strip()
-        if len(remark) > 100:
-            raise RequestRefused("Keep the remark under 100 characters.")
-        for side in ("from", "to"):
-            if out[f"{side}_type"] not in FAMILY_MEMBER_TYPES:
-                raise RequestRefused(
-                    f"Choose whether the {side} account is the main account or a sub-account."
-                )
-            if out[f"{side}_account_type"] not in FAMILY_ACCOUNT_TYPES:
-                raise RequestRefused(f"Choose the {side} wallet.")
-            uid = out[f"{side}_uid"]
-            if uid <= 0:
-                raise RequestRefused(f"Enter the {side} UID.")
-            is_main = key_set.uid is not None and uid == int(key_set.uid)
-            if out[f"{side}_type"] == 1 and not is_main:
-                raise RequestRefused(
-                    f"The {side} UID is not this key set's main account ({key_set.uid or 'unknown'})."
-                )
-            if out[f"{side}_type"] == 2 and uid not in family_uids(key_set=key_set):
-                raise RequestRefused(
-                    f"The {side} UID {uid} is not a known sub-account of this main account "
-                    "(discover sub-accounts on the key set page first)."
-                )
-            if out[f"{side}_type"] == 2 and is_main:
-                raise RequestRefused(f"The {side} UID is the main account, not a sub-account.")
-        if (out["from_uid"], out["from_account_type"]) == (out["to_uid"], out["to_account_type"]):
-            raise RequestRefused("Source and destination must differ.")
-        return {**out, "remark": remark}, None
-    raise RequestRefused("Unknown transfer kind.")
 
 
 def _quorum_reachable(
@@ -221,7 +135,7 @@ def transfer_request_create(
         clean_amount = amount_clean(amount)
     except PayloadError as exc:
         raise RequestRefused(str(exc)) from None
-    kind_fields, entry = _fields_clean(kind=kind, key_set=key_set, fields=fields)
+    kind_fields, entry = request_fields_clean(kind=kind, key_set=key_set, fields=fields)
     note = (note or "").strip()
     if len(note) > 300:
         raise RequestRefused("Keep the note under 300 characters.")
