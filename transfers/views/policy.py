@@ -113,15 +113,19 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
     )
 
 
-def _propose_removal(request: HttpRequest, action: str, pk: int) -> HttpResponse:
-    user = request_user(request)
+def _policy_post(request: HttpRequest, call: Callable[..., Any], done: str, **kwargs: Any) -> HttpResponse:
+    """A one-click policy action: the service's refusal or `done` as a message, back to the policy page."""
     try:
-        policy_changes.policy_change_propose(actor=user, action=action, target_id=pk, ip=client_ip(request))
+        call(actor=request_user(request), ip=client_ip(request), **kwargs)
     except PolicyRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, PROPOSED)
+        messages.success(request, done)
     return redirect("transfers:policy")
+
+
+def _propose_removal(request: HttpRequest, action: str, pk: int) -> HttpResponse:
+    return _policy_post(request, policy_changes.policy_change_propose, PROPOSED, action=action, target_id=pk)
 
 
 @require_POST
@@ -165,14 +169,7 @@ def policy_limit_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _change_decide(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
-    user = request_user(request)
-    try:
-        action(actor=user, change_id=pk, ip=client_ip(request))
-    except PolicyRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("transfers:policy")
+    return _policy_post(request, action, done, change_id=pk)
 
 
 @require_POST
