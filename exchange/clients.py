@@ -13,18 +13,23 @@ from exchange import ratelimit
 from exchange.credentials import KeySetLike
 
 
-def before_request_hook(*, key_set: KeySetLike) -> Callable[[str, str], None]:
-    """A `before_request=` callable taking a token from the shared rate limiter (exchange.ratelimit)
-    per (BingX UID, endpoint), so every process on every machine stays under BingX's limits."""
-    return ratelimit.before_request(scope=ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk))
+def pacer_for(*, key_set: KeySetLike) -> ratelimit.Pacer:
+    """Tokens from the shared rate limiter (exchange.ratelimit) per (BingX UID, endpoint), so every
+    process on every machine stays under BingX's limits, counted from each call's answer."""
+    return ratelimit.Pacer(scope=ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk))
 
 
-def on_response_hook(*, key_set: KeySetLike, client: Client) -> Callable[[CallInfo], None]:
-    """An `on_response=` callable: a 100410 answer blocks that endpoint for every process until the
-    time BingX names (read on the exchange clock, hence the client's server-time offset)."""
+def on_response_hook(
+    *, key_set: KeySetLike, client: Client, pacer: ratelimit.Pacer | None = None
+) -> Callable[[CallInfo], None]:
+    """An `on_response=` callable: settles the call's rate-limit token, and a 100410 answer blocks
+    that endpoint for every process until the time BingX names (read on the exchange clock, hence
+    the client's server-time offset)."""
     scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
 
     def hook(info: CallInfo) -> None:
+        if pacer is not None:
+            pacer.after_response(info.path)
         if info.code in RATE_LIMIT_CODES or info.http_status in (418, 429):
             named = parse_retry_after_ms(info.msg)
             retry_in = None if named is None else named - (int(time.time() * 1000) + client.time_offset_ms)
@@ -37,12 +42,13 @@ def client_for(*, key_set: KeySetLike) -> Client:
     """A client signing with this key set's credentials. Fails closed with CredentialsUnavailable
     (accounts.crypto.SecretUnavailable for a stored key set) before anything is sent."""
     api_key, secret = key_set.credentials()
+    pacer = pacer_for(key_set=key_set)
     client = Client(
         api_key,
         secret,
         base_url=key_set.base_url,
         timeout=(settings.BINGX_TIMEOUT_CONNECT, settings.BINGX_TIMEOUT_READ),
-        before_request=before_request_hook(key_set=key_set),
+        before_request=pacer.before_request,
     )
-    client.on_response = on_response_hook(key_set=key_set, client=client)
+    client.on_response = on_response_hook(key_set=key_set, client=client, pacer=pacer)
     return client

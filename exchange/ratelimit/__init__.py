@@ -12,14 +12,16 @@ is per worker process, so the limiter lives outside the workers, in a store:
 The per-UID limits come from the endpoint table (bingx.endpoints). The scope is the BingX UID when
 known, else the key set id. `acquire` blocks until a token is free, up to a bound; beyond it, or when
 the store is unreachable, it raises `RateLimitUnavailable` before anything is sent (fail closed), and
-the caller retries later.
+the caller retries later. BingX counts a call when it arrives, so a token holds its slot while the
+call is in flight and `settle` counts it from the moment its answer came back (base.py); `Pacer`
+pairs the two around every HTTP request of a `bingx.Client`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,20 +40,21 @@ __all__ = [
     "SAFETY_MS",
     "WINDOW_MS",
     "Acquired",
+    "Pacer",
     "RateLimitUnavailable",
     "acquire",
-    "before_request",
     "block",
     "limit_for",
     "scope_for",
+    "settle",
     "store",
 ]
 
 DEFAULT_LIMIT = DEFAULT_PER_UID_LIMIT  # endpoints missing from bingx.endpoints
 
 WINDOW_MS = 1000
-# Calls reach the exchange a few ms after the token is granted, with jitter; a slightly longer window
-# keeps N+1 arrivals from ever landing inside one of BingX's 1 s windows.
+# Tokens are counted from the answer's arrival (an upper bound of the call's arrival at BingX) and
+# granted no earlier than a window later; the margin covers clock granularity between the stamps.
 SAFETY_MS = 50
 MAX_WAIT_S = 10.0  # longest blocking wait inside a task; beyond it the task retries later
 DEFAULT_BLOCK_MS = 1000  # 100410 without a usable "unblocked after" time
@@ -92,26 +95,36 @@ def store() -> Store:
 @dataclass
 class Acquired:
     waited_s: float
+    token: str | None = None  # None: the endpoint is not limited, nothing to settle
 
 
 def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S) -> Acquired:
-    """Block until a token for (scope, path) is free; raise RateLimitUnavailable beyond `max_wait`."""
+    """Block until a token for (scope, path) is free; raise RateLimitUnavailable beyond `max_wait`.
+
+    The token counts as in flight until `settle` (or until it lapses, base.INFLIGHT_MS)."""
     limit = limit_for(path)
     if limit is None:
         return Acquired(waited_s=0.0)
     key = f"{scope}:{path}"
+    token = uuid.uuid4().hex
     started = time.monotonic()
     limiter = store()
     while True:
-        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS)
+        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS, token)
         if wait_ms <= 0:
-            return Acquired(waited_s=time.monotonic() - started)
+            return Acquired(waited_s=time.monotonic() - started, token=token)
         waited = time.monotonic() - started
         if waited + wait_ms / 1000 > max_wait:
             raise RateLimitUnavailable(
                 f"BingX rate limit for {path}: no token within {max_wait:.0f} s", retry_in=wait_ms / 1000
             )
         time.sleep(wait_ms / 1000)
+
+
+def settle(*, scope: str, path: str, token: str | None) -> None:
+    """The call behind `token` was answered (or failed): count it from now, no longer as in flight."""
+    if token is not None:
+        store().settle(f"{scope}:{path}", token, WINDOW_MS + SAFETY_MS)
 
 
 def block(*, scope: str, path: str, retry_in_ms: int | None = None, retry_after_ms: int | None = None) -> int:
@@ -131,10 +144,23 @@ def block(*, scope: str, path: str, retry_in_ms: int | None = None, retry_after_
     return wait_ms
 
 
-def before_request(*, scope: str, max_wait: float = MAX_WAIT_S) -> Callable[[str, str], None]:
-    """A `bingx.Client(before_request=...)` hook taking one token per HTTP request."""
+class Pacer:
+    """Takes a token before each HTTP request of a client and settles it when the answer is in.
 
-    def hook(method: str, path: str) -> None:
-        acquire(scope=scope, path=path, max_wait=max_wait)
+    `bingx.Client` calls `before_request(method, path)` right before sending and `on_response` after
+    every attempt (bingx/client.py), in the same thread; the pending token is kept per thread."""
 
-    return hook
+    def __init__(self, *, scope: str, max_wait: float = MAX_WAIT_S) -> None:
+        self.scope = scope
+        self.max_wait = max_wait
+        self._pending = threading.local()
+
+    def before_request(self, method: str, path: str) -> None:
+        acquired = acquire(scope=self.scope, path=path, max_wait=self.max_wait)
+        self._pending.call = (path, acquired.token)
+
+    def after_response(self, path: str) -> None:
+        pending = getattr(self._pending, "call", None)
+        self._pending.call = None
+        if pending is not None and pending[0] == path:
+            settle(scope=self.scope, path=path, token=pending[1])

@@ -1,10 +1,22 @@
-"""What every rate-limiter store provides, and how the limiter says no."""
+"""What every rate-limiter store provides, and how the limiter says no.
+
+A token is taken in two steps, because BingX counts a call when it *arrives*, not when we decided to
+send it: `take` grants a token that counts as in flight (it holds its slot however long the call
+takes), and `settle` re-stamps it with the time the answer came back — a time the call had surely
+arrived by. The next token is granted only a full window after that, so N+1 arrivals never fall
+inside one of BingX's windows however late the earlier calls reached it.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 STORE_DOWN_RETRY_S = 5.0  # when the store cannot be reached: retry the whole task this much later
+# How long an unsettled token holds its slot at most (a worker killed mid-call never settles): longer
+# than any call can take (connect + read timeout), so a slow call's slot is never handed out early.
+INFLIGHT_MS = 30_000
+# While only in-flight tokens stand in the way, callers look again this often (they settle any moment).
+INFLIGHT_POLL_MS = 20
 
 
 class RateLimitUnavailable(Exception):
@@ -16,8 +28,26 @@ class RateLimitUnavailable(Exception):
 
 
 class Store(Protocol):
-    def take(self, key: str, limit: int, window_ms: int) -> int:
-        """Grant one token (return 0) or return the milliseconds until one may be free."""
+    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
+        """Grant `token` (return 0; it counts as in flight) or return the ms until one may be free."""
+
+    def settle(self, key: str, token: str, window_ms: int) -> None:
+        """The call behind `token` has been answered (or failed): count it from now."""
 
     def block(self, key: str, wait_ms: int) -> None:
         """Refuse every token for `key` for the next `wait_ms` milliseconds."""
+
+
+def wait_for(*, stamps: list[int], limit: int, window_ms: int, now: int) -> int:
+    """Milliseconds until fewer than `limit` of `stamps` lie within the window ending at a future now.
+
+    `stamps` are settled times (≤ now) and in-flight holds (> now: `grant + INFLIGHT_MS`). When an
+    in-flight hold is the one in the way, answer a short poll instead of its far-off expiry.
+    """
+    live = sorted(s for s in stamps if s > now - window_ms)
+    if len(live) < limit:
+        return 0
+    blocking = live[len(live) - limit]
+    if blocking > now:
+        return INFLIGHT_POLL_MS
+    return max(1, blocking + window_ms - now)

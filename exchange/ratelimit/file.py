@@ -1,5 +1,8 @@
 """The embedded store: one small JSON file per key, read-modify-written under an exclusive `fcntl`
-lock, which holds across processes on one machine. Used when no RATE_LIMIT_URL is set."""
+lock, which holds across processes on one machine. Used when no RATE_LIMIT_URL is set.
+
+State: `{"hits": {token: stamp}, "blocked_until": ms}`; a stamp is `grant + INFLIGHT_MS` while the
+call is in flight and the answer's time once settled (base.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from exchange.ratelimit.base import STORE_DOWN_RETRY_S, RateLimitUnavailable
+from exchange.ratelimit.base import INFLIGHT_MS, STORE_DOWN_RETRY_S, RateLimitUnavailable, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +53,36 @@ class FileStore:
         os.ftruncate(fd, 0)
         os.write(fd, data)
 
-    def take(self, key: str, limit: int, window_ms: int) -> int:
+    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
         try:
             with self._locked(key) as (fd, state):
                 now = int(time.time() * 1000)
                 blocked = int(state.get("blocked_until", 0))
                 if blocked > now:
                     return blocked - now
-                hits = [h for h in state.get("hits", []) if h > now - window_ms]
-                if len(hits) < limit:
-                    hits.append(now)
+                hits = _hits(state, now=now, window_ms=window_ms)
+                wait_ms = wait_for(stamps=list(hits.values()), limit=limit, window_ms=window_ms, now=now)
+                if wait_ms == 0:
+                    hits[token] = now + INFLIGHT_MS
                     state["hits"] = hits
                     self._write(fd, state)
-                    return 0
-                return max(1, min(hits) + window_ms - now)
+                return wait_ms
         except OSError as exc:
             raise RateLimitUnavailable(
                 f"rate limiter state file unavailable ({exc}); not calling BingX", retry_in=STORE_DOWN_RETRY_S
             ) from exc
+
+    def settle(self, key: str, token: str, window_ms: int) -> None:
+        try:
+            with self._locked(key) as (fd, state):
+                now = int(time.time() * 1000)
+                hits = _hits(state, now=now, window_ms=window_ms)
+                if token in hits:
+                    hits[token] = now
+                    state["hits"] = hits
+                    self._write(fd, state)
+        except OSError as exc:
+            logger.warning("could not settle a BingX rate-limit token for %s: %s", key, exc)
 
     def block(self, key: str, wait_ms: int) -> None:
         try:
@@ -78,3 +93,11 @@ class FileStore:
                     self._write(fd, state)
         except OSError as exc:
             logger.warning("could not record a BingX rate-limit block for %s: %s", key, exc)
+
+
+def _hits(state: dict[str, Any], *, now: int, window_ms: int) -> dict[str, int]:
+    """The stamps still inside the window (a list from an older release counts as settled stamps)."""
+    raw = state.get("hits") or {}
+    if isinstance(raw, list):
+        raw = {f"old-{i}": stamp for i, stamp in enumerate(raw)}
+    return {token: int(stamp) for token, stamp in raw.items() if int(stamp) > now - window_ms}

@@ -1,15 +1,16 @@
 """The production store: a moving window per key in a Redis sorted set, on Redis's own clock.
 
-A Lua script answers "granted" or "wait N ms" atomically, so processes on machines with drifting
-clocks still agree. The store is unreachable → `RateLimitUnavailable` (fail closed).
+Lua scripts answer "granted" or "wait N ms" and settle tokens atomically, so processes on machines
+with drifting clocks still agree. A granted token is scored `now + INFLIGHT_MS` (it holds its slot
+while the call is on the wire) until `settle` re-scores it with the answer's time (base.py). The
+store is unreachable → `RateLimitUnavailable` (fail closed).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 
-from exchange.ratelimit.base import STORE_DOWN_RETRY_S, RateLimitUnavailable
+from exchange.ratelimit.base import INFLIGHT_MS, INFLIGHT_POLL_MS, STORE_DOWN_RETRY_S, RateLimitUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -18,18 +19,31 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local inflight = tonumber(ARGV[4])
+local poll = tonumber(ARGV[5])
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return blocked - now
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + inflight)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local blocking = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
+if blocking > now then
+  return poll
+end
+return math.max(1, blocking + window - now)
+"""
+
+_SETTLE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 0
 """
 
 _BLOCK_LUA = """
@@ -52,19 +66,28 @@ class RedisStore:
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._take = self._redis.register_script(_TAKE_LUA)
         self._block = self._redis.register_script(_BLOCK_LUA)
+        self._settle = self._redis.register_script(_SETTLE_LUA)
 
     @staticmethod
     def _keys(key: str) -> list[str]:
         return [f"bingx:rl:{key}", f"bingx:rl:block:{key}"]
 
-    def take(self, key: str, limit: int, window_ms: int) -> int:
+    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
         try:
-            return int(self._take(keys=self._keys(key), args=[limit, window_ms, uuid.uuid4().hex]))
+            args = [limit, window_ms, token, INFLIGHT_MS, INFLIGHT_POLL_MS]
+            return int(self._take(keys=self._keys(key), args=args))
         except self._errors as exc:
             raise RateLimitUnavailable(
                 f"rate limiter store unavailable ({type(exc).__name__}); not calling BingX",
                 retry_in=STORE_DOWN_RETRY_S,
             ) from exc
+
+    def settle(self, key: str, token: str, window_ms: int) -> None:
+        try:
+            self._settle(keys=self._keys(key)[:1], args=[token])
+        except self._errors as exc:
+            # The token keeps its in-flight hold and lapses after INFLIGHT_MS: slower, never faster.
+            logger.warning("could not settle a BingX rate-limit token for %s: %s", key, exc)
 
     def block(self, key: str, wait_ms: int) -> None:
         try:

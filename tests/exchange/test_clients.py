@@ -60,7 +60,7 @@ def test_unavailable_credentials_fail_closed():
         client_for(key_set=FakeKeySet(fail=True))
 
 
-def test_the_before_request_hook_takes_tokens_per_uid_and_endpoint(file_limiter):
+def test_the_client_takes_rate_limit_tokens_per_uid_and_endpoint(file_limiter):
     key_set = FakeKeySet(pk=uuid.uuid4().int % 10**9, uid=None)  # no UID yet: scoped by key set id
     client = client_for(key_set=key_set)
     assert client.before_request is not None

@@ -65,13 +65,19 @@ def test_scope_is_the_uid_when_known_else_the_key_set():
     assert scope_for(uid=None, key_set_id=7) == "keyset:7"
 
 
+def _call(*, scope: str, path: str = INNER_APPLY, max_wait: float = ratelimit.MAX_WAIT_S) -> None:
+    """One call answered at once: take a token, then settle it."""
+    token = acquire(scope=scope, path=path, max_wait=max_wait).token
+    ratelimit.settle(scope=scope, path=path, token=token)
+
+
 def test_tokens_within_the_limit_are_immediate_and_the_next_waits_for_the_window(any_limiter):
     scope = f"test-{uuid.uuid4().hex}"
     started = time.monotonic()
-    acquire(scope=scope, path=INNER_APPLY)
-    acquire(scope=scope, path=INNER_APPLY)
+    _call(scope=scope)
+    _call(scope=scope)
     assert time.monotonic() - started < 0.5
-    acquire(scope=scope, path=INNER_APPLY)
+    _call(scope=scope)
     assert time.monotonic() - started >= WINDOW / 1000 - 0.05
 
 
@@ -87,8 +93,8 @@ def test_endpoints_and_scopes_are_limited_independently(any_limiter):
 
 def test_busy_beyond_the_bound_raises_before_anything_is_sent(any_limiter):
     scope = f"test-{uuid.uuid4().hex}"
-    acquire(scope=scope, path=INNER_APPLY)
-    acquire(scope=scope, path=INNER_APPLY)
+    _call(scope=scope)
+    _call(scope=scope)
     with pytest.raises(RateLimitUnavailable) as info:
         acquire(scope=scope, path=INNER_APPLY, max_wait=0.2)
     assert 0 < info.value.retry_in <= WINDOW / 1000
@@ -130,7 +136,7 @@ def _grab(scope: str, count: int, queue: "multiprocessing.Queue[list[float]]", o
         setattr(child_settings, name, value)
     stamps = []
     for _ in range(count):
-        acquire(scope=scope, path=INNER_APPLY, max_wait=30)
+        _call(scope=scope, max_wait=30)
         stamps.append(time.time())
     queue.put(stamps)
 
@@ -176,10 +182,44 @@ def test_server_time_is_not_limited(file_limiter):
     assert time.monotonic() - started < 0.5
 
 
-def test_hook_takes_one_token_per_request(file_limiter):
+def test_the_pacer_takes_one_token_per_request(file_limiter):
     scope = f"test-{uuid.uuid4().hex}"
-    hook = ratelimit.before_request(scope=scope, max_wait=0.1)
-    hook("POST", INNER_APPLY)
-    hook("POST", INNER_APPLY)
+    pacer = ratelimit.Pacer(scope=scope, max_wait=0.1)
+    pacer.before_request("POST", INNER_APPLY)
+    pacer.before_request("POST", INNER_APPLY)
     with pytest.raises(RateLimitUnavailable):
-        hook("POST", INNER_APPLY)
+        pacer.before_request("POST", INNER_APPLY)
+
+
+def test_a_call_still_in_flight_holds_its_slot_past_the_window(any_limiter):
+    # BingX counts a call when it arrives; a slow call may arrive long after its token was granted.
+    scope = f"test-{uuid.uuid4().hex}"
+    acquire(scope=scope, path=INNER_APPLY)
+    acquire(scope=scope, path=INNER_APPLY)
+    time.sleep(WINDOW / 1000 + 0.1)
+    with pytest.raises(RateLimitUnavailable):
+        acquire(scope=scope, path=INNER_APPLY, max_wait=0.3)
+
+
+def test_a_settled_call_counts_from_its_answer_not_from_its_token(any_limiter):
+    scope = f"test-{uuid.uuid4().hex}"
+    first = acquire(scope=scope, path=INNER_APPLY)
+    second = acquire(scope=scope, path=INNER_APPLY)
+    time.sleep(0.4)  # the answers come back 400 ms after the tokens were granted
+    answered = time.monotonic()
+    ratelimit.settle(scope=scope, path=INNER_APPLY, token=first.token)
+    ratelimit.settle(scope=scope, path=INNER_APPLY, token=second.token)
+    acquire(scope=scope, path=INNER_APPLY, max_wait=5)
+    # A full window after the answers, not after the grants (which would be 0.6 s from `answered`).
+    assert time.monotonic() - answered >= WINDOW / 1000 - 0.02
+
+
+def test_the_pacer_settles_when_the_answer_is_reported(file_limiter):
+    scope = f"test-{uuid.uuid4().hex}"
+    pacer = ratelimit.Pacer(scope=scope, max_wait=5)
+    for _ in range(2):
+        pacer.before_request("POST", INNER_APPLY)
+        pacer.after_response(INNER_APPLY)
+    started = time.monotonic()
+    pacer.before_request("POST", INNER_APPLY)  # settled slots free up one window later, not after 30 s
+    assert time.monotonic() - started < WINDOW / 1000 + 0.2
