@@ -74,7 +74,7 @@ class RedisStore:
 
     def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
         try:
-            args = [limit, window_ms, token, INFLIGHT_MS, INFLIGHT_POLL_MS]
+            args: list[str | int] = [limit, window_ms, token, INFLIGHT_MS, INFLIGHT_POLL_MS]
             return int(self._take(keys=self._keys(key), args=args))
         except self._errors as exc:
             raise RateLimitUnavailable(
