@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .server import SandboxServer
+from .variants import ENV_VAR as VARIANTS_ENV_VAR
+from .variants import NAMES as VARIANT_NAMES
+from .variants import parse as parse_variants
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    try:
+        return parse_variants(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="disabled period after exceeding a rate limit (real BingX: 300000; default: window end + 1 s)",
     )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=os.environ.get(VARIANTS_ENV_VAR, ""),  # a string default goes through type=
+        metavar="NAME[,NAME]",
+        help=f"response variants: {', '.join(VARIANT_NAMES)} (default: ${VARIANTS_ENV_VAR})",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     server = SandboxServer(
@@ -35,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_block_ms=args.rate_limit_block_ms,
         state_path=args.state,
         verbose=args.verbose,
+        variants=args.variants,
     )
     server.start()
     print(f"BingX sandbox listening on {server.base_url}", flush=True)

@@ -33,6 +33,8 @@ from .faults import DEFAULT_DELAY_S, FaultRegistry
 from .journal import Journal
 from .ratelimit import RateLimiter
 from .state import SandboxState, load_seed
+from .variants import parse as parse_variants
+from .variants import render as render_variant
 
 StartResponse = Callable[..., Any]
 
@@ -62,9 +64,11 @@ class SandboxApp:
         rate_limit_scale: float = 1.0,
         rate_limits_enabled: bool = True,
         rate_limit_block_ms: int | None = None,
+        variants: str | Iterable[str] | None = None,
     ):
         self.state = state
         self.strict = strict
+        self.variants = parse_variants(variants)  # response variants (variants.py); a reset keeps them
         self.limiter = RateLimiter(
             enabled=rate_limits_enabled, scale=rate_limit_scale, block_ms=rate_limit_block_ms
         )
@@ -113,6 +117,10 @@ class SandboxApp:
         if block_ms is not ...:
             self.limiter.block_ms = block_ms if isinstance(block_ms, int) else None
         self.limiter.reset()
+
+    def set_variants(self, variants: str | Iterable[str] | None) -> tuple[str, ...]:
+        self.variants = parse_variants(variants)  # raises ValueError before changing anything
+        return self.variants
 
     def add_account(self, raw: dict[str, Any]) -> dict[str, Any]:
         acct = self.state.add_account(raw)
@@ -188,7 +196,9 @@ class SandboxApp:
                 code = fault.code if fault.code is not None else 100500
                 msg = fault.msg if fault.msg is not None else MSG_INTERNAL
                 self.journal.update(entry, http_status=200, code=code, msg=msg)
-                return _respond(start_response, 200, dumps(error_body(code, msg, self.state.now_ms())))
+                return _respond(
+                    start_response, 200, self._render(path, error_body(code, msg, self.state.now_ms()))
+                )
 
         reply = self._process(environ, method, path, parsed)
         self.journal.update(
@@ -205,7 +215,13 @@ class SandboxApp:
         if fault is not None and fault.mode == "http_504_after_apply":
             self.journal.update(entry, http_status=504)
             return _respond(start_response, 504, GATEWAY_504_BODY, content_type="text/html")
-        return _respond(start_response, reply.http_status, dumps(reply.body), extra=reply.headers)
+        return _respond(
+            start_response, reply.http_status, self._render(path, reply.body), extra=reply.headers
+        )
+
+    def _render(self, path: str, body: Any) -> bytes:
+        """The one place an API reply body is finalised: response variants applied, then JSON."""
+        return dumps(render_variant(self.variants, path, body))
 
     def _process(self, environ: dict[str, Any], method: str, path: str, parsed: Any) -> Reply:
         with self.state.lock:
@@ -290,6 +306,7 @@ def make_app(
     rate_limit_scale: float = 1.0,
     rate_limits_enabled: bool = True,
     rate_limit_block_ms: int | None = None,
+    variants: str | Iterable[str] | None = None,
 ) -> SandboxApp:
     """Build the WSGI callable. ``state`` may be a :class:`SandboxState`, a seed dict, or None (demo seed)."""
     if not isinstance(state, SandboxState):
@@ -300,4 +317,5 @@ def make_app(
         rate_limit_scale=rate_limit_scale,
         rate_limits_enabled=rate_limits_enabled,
         rate_limit_block_ms=rate_limit_block_ms,
+        variants=variants,
     )

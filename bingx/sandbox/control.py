@@ -10,6 +10,8 @@ Contract (other engineers code against it):
 * ``POST /_sandbox/clock`` ``{"skew_ms": int}`` → ``{"skew_ms", "server_time_ms"}``.
 * ``GET /_sandbox/journal[?path=&since_seq=]`` → ``{"calls": [...]}``; ``DELETE /_sandbox/journal`` clears.
 * ``POST /_sandbox/ratelimit`` ``{"enabled"?: bool, "scale"?: float, "block_ms"?: int|null}``.
+* ``POST /_sandbox/variants`` ``{"variants": [names]}`` sets the response variants (variants.py; ``[]`` turns
+  them off; an unknown name → 400 and nothing changes); ``GET`` → ``{"variants", "available"}``.
 * ``POST /_sandbox/accounts`` body: one account in seed format → the account (secrets masked).
 * ``POST /_sandbox/records/bulk`` ``{"uid", "kind": "asset"|"inner"|"sub_inner"|"family", "count",
   "asset"="USDT", "start_time_ms"?, "step_ms"=1000, "amount"="1", "counterparty_uid"?, "direction"="out",
@@ -36,6 +38,7 @@ from .state import (
     SandboxState,
     dec,
 )
+from .variants import DESCRIPTIONS as VARIANT_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from .app import SandboxApp
@@ -215,6 +218,17 @@ def handle(app: SandboxApp, method: str, path: str, query: str, raw: bytes) -> t
                 "scale": app.limiter.scale,
                 "block_ms": app.limiter.block_ms,
             }
+        if path == "/_sandbox/variants":
+            if method == "POST":
+                wanted = _obj(raw).get("variants")
+                if not isinstance(wanted, list):
+                    raise ControlError(400, 'body must be {"variants": [names]}')
+                try:
+                    app.set_variants(wanted)  # validated as a whole: a bad name changes nothing
+                except ValueError as exc:
+                    raise ControlError(400, str(exc)) from exc
+            if method in ("GET", "POST"):
+                return 200, {"variants": list(app.variants), "available": dict(VARIANT_DESCRIPTIONS)}
         if path == "/_sandbox/accounts" and method == "POST":
             return 200, app.add_account(_obj(raw))
         if path == "/_sandbox/records/bulk" and method == "POST":

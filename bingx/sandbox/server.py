@@ -12,6 +12,7 @@ import io
 import socket
 import sys
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -125,6 +126,7 @@ class SandboxServer:
         rate_limit_block_ms: int | None = None,
         state_path: str | Path | None = None,
         verbose: bool = False,
+        variants: str | Iterable[str] | None = None,
     ):
         state = SandboxState(seed)
         if state_path is not None:
@@ -141,6 +143,7 @@ class SandboxServer:
             rate_limit_scale=rate_limit_scale,
             rate_limits_enabled=rate_limits_enabled,
             rate_limit_block_ms=rate_limit_block_ms,
+            variants=variants,
         )
         self.host = host
         self.port = port
@@ -232,6 +235,9 @@ class SandboxServer:
 
     def set_rate_limit(self, *, enabled: bool | None = None, scale: float | None = None) -> None:
         self.app.set_rate_limit(enabled=enabled, scale=scale)
+
+    def set_variants(self, variants: str | Iterable[str] | None) -> tuple[str, ...]:
+        return self.app.set_variants(variants)
 
     def add_account(self, account: dict[str, Any]) -> dict[str, Any]:
         return self.app.add_account(account)
