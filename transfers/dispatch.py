@@ -44,8 +44,10 @@ def transfer_reconcile_enqueue(*, request_id: int, countdown: float = RECONCILE_
     _task(RECONCILE).apply_async((request_id,), countdown=max(0.0, countdown))
 
 
-def records_sync_enqueue(*, key_set_id: int) -> None:
-    _task(RECORDS_SYNC).delay(key_set_id)
+def records_sync_enqueue(*, key_set_id: int, sources: list[str] | None = None, countdown: float = 0) -> None:
+    """Sync the key set's records (every source, or only `sources`: a rate-limited remainder)."""
+    args: tuple[Any, ...] = (key_set_id,) if sources is None else (key_set_id, sources)
+    _task(RECORDS_SYNC).apply_async(args, countdown=max(0.0, countdown))
 
 
 def balances_sync_enqueue(*, key_set_id: int, countdown: float = 0) -> None:

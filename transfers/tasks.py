@@ -52,9 +52,9 @@ def transfer_requests_expire_task() -> int:
     time_limit=SYNC_HARD_LIMIT_S,
     ignore_result=True,
 )
-def records_sync_task(key_set_id: int) -> None:
+def records_sync_task(key_set_id: int, sources: list[str] | None = None) -> None:
     try:
-        report = records_sync(key_set_id=int(key_set_id))
+        report = records_sync(key_set_id=int(key_set_id), sources=sources)
     except SyncRefused as exc:
         logger.warning("records of key set %s not synced: %s", key_set_id, exc)
         return

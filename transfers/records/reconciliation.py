@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import AccessDenied, Capability, key_sets_for
@@ -24,7 +24,11 @@ class SyncStatusRow:
     source: str
     source_label: str
     scopes: int
+    # Every scope of the endpoint was read to its end at or after this time (the oldest scope's last
+    # complete read): a scope left behind by a rate limit holds it back instead of hiding behind
+    # its siblings' newer times.
     last_synced_at: dt.datetime | None
+    unfinished: int  # scopes never read to their end
     newest_record_at: dt.datetime | None
 
 
@@ -107,11 +111,17 @@ def reconciliation_get(
             source=row["source"],
             source_label=RecordSource(row["source"]).label,
             scopes=row["scopes"],
-            last_synced_at=row["last"],
+            last_synced_at=None if row["unfinished"] else row["last"],
+            unfinished=row["unfinished"],
             newest_record_at=ms_to_datetime(row["newest"]) if row["newest"] else None,
         )
         for row in cursors.values("key_set_id", "key_set__label", "source")
-        .annotate(scopes=Count("id"), last=Max("last_synced_at"), newest=Max("last_time_ms"))
+        .annotate(
+            scopes=Count("id"),
+            last=Min("last_synced_at"),
+            unfinished=Count("id", filter=Q(last_synced_at__isnull=True)),
+            newest=Max("last_time_ms"),
+        )
         .order_by("key_set__label", "source")
     ]
     return Reconciliation(

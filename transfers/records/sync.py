@@ -62,6 +62,10 @@ logger = logging.getLogger(__name__)
 OVERLAP_MS = 2 * 60 * 1000
 # Guards against an exchange that ignores the paging parameters (it would return page 1 forever).
 MAX_PAGES = 20_000
+# A rate-limited scope is read again after the wait, inside the task while the waits add up to no
+# more than this; a longer block (BingX's penalty is 5 minutes) defers the rest to a later task.
+RATE_LIMIT_WAIT_BUDGET_S = 30.0
+DEFAULT_RATE_LIMIT_WAIT_S = 1.0
 
 
 class SyncRefused(Exception):
@@ -77,6 +81,8 @@ class SourceReport:
     scopes: int = 0
     calls: int = 0
     errors: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # scopes left for a later task (rate limited)
+    deferred_for_s: float = 0.0
 
 
 @dataclass
@@ -243,7 +249,9 @@ def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> Sy
     """Read every record endpoint that applies to the key set (or only `sources`), upsert, match.
 
     A failing scope is reported and skipped (its cursor stays, so the next run reads it again); the
-    other scopes still sync. Raises `SyncRefused` before touching anything for bad input.
+    other scopes still sync. A rate-limited scope is never dropped: it is read again once the
+    endpoint is free, in this task or, after a long block, in one enqueued for then with the
+    source's remaining scopes. Raises `SyncRefused` before touching anything for bad input.
     """
     started = time.monotonic()
     key_set, wanted = _resolve(key_set_id=key_set_id, sources=sources)
@@ -252,33 +260,31 @@ def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> Sy
         client = client_for(key_set=key_set)
     except CredentialsUnavailable as exc:
         raise SyncRefused(str(exc)) from exc
+    budget = _WaitBudget(seconds=RATE_LIMIT_WAIT_BUDGET_S)
     try:
         end_ms = _exchange_now_ms(client)
         for source in wanted:
-            source_report = report.sources[source.value]
-            try:
-                plans = list(scopes_for(key_set=key_set, client=client, source=source))
-            except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
-                source_report.errors.append(_describe(exc=exc, key_set=key_set))
-                continue
-            for plan in plans:
-                try:
-                    _sync_scope(key_set_id=key_set.pk, plan=plan, end_ms=end_ms, report=source_report)
-                except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
-                    source_report.errors.append(f"{plan.scope}: {_describe(exc=exc, key_set=key_set)}")
-                    if isinstance(
-                        exc,
-                        (
-                            bingx.AuthenticationError,
-                            bingx.PermissionDenied,
-                            bingx.RateLimited,
-                            ratelimit.RateLimitUnavailable,
-                        ),
-                    ):
-                        break  # every other scope of this endpoint would be refused the same way
+            _sync_source(
+                key_set=key_set,
+                client=client,
+                source=source,
+                end_ms=end_ms,
+                budget=budget,
+                report=report.sources[source.value],
+            )
     finally:
         client.close()
 
+    deferred = {name: r for name, r in report.sources.items() if r.deferred}
+    if deferred:
+        wait_s = max(r.deferred_for_s for r in deferred.values())
+        dispatch.records_sync_enqueue(key_set_id=key_set.pk, sources=sorted(deferred), countdown=wait_s)
+        logger.info(
+            "records sync of key set %s: %s rate-limited, continues in %.0f s",
+            key_set.pk,
+            ", ".join(f"{name} ({len(r.deferred)} scopes)" for name, r in deferred.items()),
+            wait_s,
+        )
     matched = records_match(key_set_id=key_set.pk)
     for source_name, count in matched.items():
         report.sources.setdefault(source_name, SourceReport()).matched += count
@@ -287,6 +293,74 @@ def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> Sy
     if report.errors:
         logger.warning("records sync of key set %s incomplete: %s", key_set.pk, "; ".join(report.errors))
     return report
+
+
+@dataclass
+class _WaitBudget:
+    seconds: float
+
+    def spend(self, wait_s: float) -> bool:
+        """Wait `wait_s` if the budget allows it (True), else leave it for a later task (False)."""
+        if wait_s > self.seconds:
+            return False
+        self.seconds -= wait_s
+        time.sleep(wait_s)
+        return True
+
+
+def _rate_limit_wait_s(exc: Exception) -> float | None:
+    """Seconds until the endpoint is free again, for a rate-limit refusal; None for other errors."""
+    if isinstance(exc, ratelimit.RateLimitUnavailable):
+        return max(exc.retry_in, 0.05)
+    if isinstance(exc, bingx.RateLimited):
+        # The client's on_response hook has blocked the endpoint in the shared limiter until the time
+        # BingX named; the next token waits for it.
+        if exc.retry_in_ms is not None:
+            return max(exc.retry_in_ms / 1000, 0.05)
+        return DEFAULT_RATE_LIMIT_WAIT_S
+    return None
+
+
+def _sync_source(
+    *,
+    key_set: ApiKeySet,
+    client: bingx.Client,
+    source: RecordSource,
+    end_ms: int,
+    budget: _WaitBudget,
+    report: SourceReport,
+) -> None:
+    plans: list[Scope] | None = None
+    while plans is None:
+        try:
+            plans = list(scopes_for(key_set=key_set, client=client, source=source))
+        except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
+            wait_s = _rate_limit_wait_s(exc)
+            if wait_s is not None and budget.spend(wait_s):
+                continue
+            if wait_s is not None:
+                report.deferred.append("(scopes)")
+                report.deferred_for_s = wait_s
+            else:
+                report.errors.append(_describe(exc=exc, key_set=key_set))
+            return
+    remaining = list(plans)
+    while remaining:
+        plan = remaining[0]
+        try:
+            _sync_scope(key_set_id=key_set.pk, plan=plan, end_ms=end_ms, report=report)
+        except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
+            wait_s = _rate_limit_wait_s(exc)
+            if wait_s is not None:
+                if budget.spend(wait_s):
+                    continue  # the same scope again, from its cursor
+                report.deferred.extend(p.scope for p in remaining)
+                report.deferred_for_s = wait_s
+                return
+            report.errors.append(f"{plan.scope}: {_describe(exc=exc, key_set=key_set)}")
+            if isinstance(exc, (bingx.AuthenticationError, bingx.PermissionDenied)):
+                return  # every other scope of this endpoint would be refused the same way
+        remaining.pop(0)
 
 
 def _describe(*, exc: Exception, key_set: ApiKeySet) -> str:

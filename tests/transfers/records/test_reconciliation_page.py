@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,11 +16,14 @@ from bingxadmin.celery import app as celery_app
 from tests.factories import KeySetGrantFactory, UserFactory
 from tests.transfers.execution_support import EXTERNAL_UID, MAIN_UID
 from tests.transfers.records.records_support import (
+    ASSET_PATH,
     client_of,
     key_set_for,
     make_request,
 )
-from transfers.models import Status, TransferKind, TransferRecord
+from transfers import dispatch
+from transfers.models import Status, SyncCursor, TransferKind, TransferRecord
+from transfers.records.reconciliation import reconciliation_get
 from transfers.records.sync import records_sync
 
 pytestmark = [pytest.mark.django_db]
@@ -208,3 +211,31 @@ def test_sync_now_with_a_view_grant_syncs_the_key_set(
     page = client.get(response["Location"]).content.decode()
     assert "Records sync queued for Treasury main" in page
     assert SEED_WALLET_TRANSFER in page
+
+
+def test_an_endpoint_left_behind_by_a_rate_limit_does_not_look_synced(
+    demo_sandbox: SandboxServer, main_ks: ApiKeySet, viewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatch, "records_sync_enqueue", lambda **kwargs: None)
+    records_sync(key_set_id=main_ks.pk)
+    earlier = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    SyncCursor.objects.filter(key_set=main_ks).update(last_synced_at=earlier)
+    unblocked = demo_sandbox.app.state.now_ms() + 300_000
+    demo_sandbox.add_fault(
+        ASSET_PATH,
+        "error_code",
+        code=100410,
+        msg=f"code:100410:The endpoint trigger frequency limit rule is currently in the disabled period "
+        f"and will be unblocked after {unblocked}",
+    )
+
+    report = records_sync(key_set_id=main_ks.pk)
+
+    assert report.sources["asset"].deferred
+    rows = {row.source: row for row in reconciliation_get(user=viewer).sync_status}  # the page's rows
+    assert rows["asset"].last_synced_at == earlier  # held back by its unread scopes
+    inner_synced = rows["inner"].last_synced_at
+    assert inner_synced is not None
+    assert inner_synced > earlier
+    page = login(viewer).get(reverse("transfers:reconciliation")).content.decode()
+    assert "2026-01-02 03:04:05 UTC" in page

@@ -22,6 +22,7 @@ from tests.transfers.records.records_support import (
     key_set_for,
     make_request,
 )
+from transfers import dispatch
 from transfers.models import RecordSource, Status, SyncCursor, TransferKind, TransferRecord
 from transfers.records.sync import OVERLAP_MS, SyncRefused, records_sync
 
@@ -532,7 +533,7 @@ def test_a_failing_endpoint_is_reported_and_keeps_its_cursor(
     assert records_sync(key_set_id=main_ks.pk, sources=["inner"]).sources["inner"].inserted == 3
 
 
-def test_a_rate_limited_endpoint_stops_asking_and_the_others_go_on(
+def test_a_rate_limited_scope_is_read_again_once_the_endpoint_is_free(
     sandbox: SandboxServer, main_ks: ApiKeySet
 ) -> None:
     sandbox.bulk_records(uid=MAIN_UID, kind="asset", count=2, from_account="fund", to_account="USDTMPerp")
@@ -540,9 +541,49 @@ def test_a_rate_limited_endpoint_stops_asking_and_the_others_go_on(
 
     report = records_sync(key_set_id=main_ks.pk, sources=["asset", "legacy_asset"])
 
-    assert any("Rate limited" in e for e in report.sources["asset"].errors)
-    assert len(sandbox.journal(path=ASSET_PATH)) == 1  # no hammering of a limited endpoint
+    assert report.ok, report.errors
+    assert report.sources["asset"].inserted == 2  # the scope was not abandoned
     assert report.sources["legacy_asset"].inserted == 2
+    limited, again, *_ = sandbox.journal(path=ASSET_PATH)
+    assert limited["code"] == 100410
+    pair = ("fromAccount", "toAccount")
+    assert [again["params"][k] for k in pair] == [limited["params"][k] for k in pair]  # the same scope
+    # "rate limited" names no time: the endpoint rests a second before it is asked again.
+    assert again["time_ms"] - limited["time_ms"] >= 900
+
+
+def test_a_long_block_defers_the_rest_of_the_source_to_a_later_task(
+    sandbox: SandboxServer, main_ks: ApiKeySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later: list[tuple[int, list[str] | None, float]] = []
+    monkeypatch.setattr(
+        dispatch,
+        "records_sync_enqueue",
+        lambda *, key_set_id, sources=None, countdown=0: later.append((key_set_id, sources, countdown)),
+    )
+    sandbox.bulk_records(uid=MAIN_UID, kind="asset", count=2, from_account="fund", to_account="USDTMPerp")
+    unblocked = sandbox.app.state.now_ms() + 300_000  # BingX's documented 5-minute penalty
+    sandbox.add_fault(
+        ASSET_PATH,
+        "error_code",
+        count=1,
+        code=100410,
+        msg="code:100410:The endpoint trigger frequency limit rule is currently in the disabled period "
+        f"and will be unblocked after {unblocked}",
+    )
+
+    report = records_sync(key_set_id=main_ks.pk, sources=["asset", "legacy_asset"])
+
+    assert report.sources["asset"].deferred  # not dropped: left for the task enqueued below
+    assert report.sources["legacy_asset"].inserted == 2  # the other endpoint went on
+    ((key_set_id, sources, countdown),) = later
+    assert (key_set_id, sources) == (main_ks.pk, ["asset"])
+    assert 290 <= countdown <= 301
+    assert len(sandbox.journal(path=ASSET_PATH)) == 1  # no hammering of a blocked endpoint
+    # Nothing claims the deferred scopes are synced.
+    assert not SyncCursor.objects.filter(
+        key_set=main_ks, source="asset", last_synced_at__isnull=False
+    ).exists()
 
 
 def test_pending_record_keeps_the_cursor_until_its_status_is_final(
