@@ -20,8 +20,10 @@ page 5/s; sub-account inner-transfer records and authorizeSubAccount 5/s, a copy
 
 Permission codes (``GET /openApi/v1/account/apiPermissions``, §6.18): 1 spot trading, 2 read,
 3 contract trading, 4 universal transfer, 5 withdraw (needed for main-account inner transfers),
-7 sub-account inner transfer. ``permission=None``: any valid key (public endpoints, and
-authorizeSubAccount, whose "Manage Subaccounts" permission has no numeric code).
+7 sub-account inner transfer. ``permission=None`` only for public endpoints: every signed endpoint
+names the one permission BingX's docs give it ("API KEY permission: …" on each endpoint's docs page,
+account and sub-account sections; the shared reference's bingx-api.md §5 table).
+authorizeSubAccount's documented "Manage Subaccounts" has no numeric code; see its entry.
 
 Envelopes (§4), the shape of a successful answer:
 
@@ -235,7 +237,12 @@ AUTHORIZE_SUB_ACCOUNT = Endpoint(
     "POST",
     "/openApi/account/v1/innerTransfer/authorizeSubAccount",
     5,
-    None,  # "Manage Subaccounts": no numeric code; any valid (master) key
+    # Docs: "API KEY permission: Manage Subaccounts" (sub-account docs, "Authorize sub-account internal
+    # transfers"; bingx-api.md §5 row 14), a permission apiPermissions has no code for (1,2,3,4,5,7).
+    # Strictest sensible real code: Withdraw. The call lets money leave sub-accounts to other accounts,
+    # the same power BingX guards with Withdraw for the main account's own inner transfers (§6.9); a
+    # transfer-only or read-only key must never grant it.
+    PERM_WITHDRAW,
     writes=True,
 )
 
@@ -255,7 +262,7 @@ SUB_TRANSFER_SUPPORT_COINS = Endpoint(
     "POST",
     "/openApi/account/transfer/v1/subAccount/transferAsset/supportCoins",
     5,
-    PERM_UNIVERSAL_TRANSFER,
+    PERM_READ,  # docs: "API KEY permission: Read" (§5 row 16 "(Read/Universal)"; the docs page says Read)
     transport="json",
 )
 SUB_TRANSFER_HISTORY = Endpoint(

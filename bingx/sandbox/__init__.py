@@ -15,6 +15,8 @@ Seed format (JSON object; the state file written by ``--state`` uses the same fo
 
     {
       "prices": {"USDT": "1", "BTC": "60000"},          # optional, USDT value for asset overviews
+      "precision": {"USDT": 8, "BTC": 8},               # optional, decimal places an amount may have
+                                                        # per asset (default 8); more → 80014
       "accounts": [{
         "uid": 10000001,                                # int
         "email": "demo@example.com", "phone": "5550100001", "calling_code": "1",   # payee lookup

@@ -73,6 +73,10 @@ OVERVIEW_TYPES = (
 )
 
 _AMOUNT_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+# Asset names: upper-case letters and digits (after upper-casing the input, as BingX accepts "usdt").
+_ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
+# UIDs: positive integers of at most 19 digits (int64).
+_UID_RE = re.compile(r"^[0-9]{1,19}$")
 _CLIENT_ID_STRICT = re.compile(r"^[A-Za-z0-9]{1,99}$")
 _CLIENT_ID_LENIENT = re.compile(r"^[A-Za-z0-9_\-]{1,99}$")
 
@@ -122,7 +126,7 @@ class Ctx:
         self.req(name)
         return self.int_opt(name, lo=lo, hi=hi)
 
-    def amount(self, name: str) -> Decimal:
+    def amount(self, name: str, asset: str) -> Decimal:
         text = self.req(name)
         # Plain decimal text only: no sign, no exponent ("1e3"), no "NaN"; must be > 0.
         if not _AMOUNT_RE.match(text):
@@ -130,14 +134,53 @@ class Ctx:
         value = Decimal(text)
         if value <= 0:
             raise invalid(f"{name} must be greater than 0")
+        # At most the asset's precision in decimal places (trailing zeros do not count): never round.
+        places = self.state.precision_of(asset)
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            raise invalid(f"{name} has more than {places} decimal places, the precision of {asset}")
         return value
 
     def asset(self, name: str) -> str:
-        return self.req(name).upper()
+        return asset_name(name, self.req(name))
+
+    def asset_opt(self, name: str) -> str | None:
+        text = self.opt(name)
+        return None if text is None else asset_name(name, text)
+
+    def uid_req(self, name: str) -> int:
+        return uid_value(name, self.req(name))
+
+    def uid_opt(self, name: str) -> int | None:
+        text = self.opt(name)
+        return None if text is None else uid_value(name, text)
+
+    def time_opt(self, name: str) -> int | None:
+        """A millisecond time filter: absent → None; negative or not an integer → 80014."""
+        if self.opt(name) is None:
+            return None
+        value = self.int_opt(name)
+        if value < 0:
+            raise invalid(f"{name} must not be negative")
+        return value
 
 
 def invalid(detail: str) -> ApiError:
     return ApiError(80014, f"{MSG_INVALID}, err: {detail}")
+
+
+def asset_name(name: str, text: str) -> str:
+    asset = text.upper()
+    if not _ASSET_RE.match(asset):
+        raise invalid(f"{name} must be 1 to 20 letters or digits")
+    return asset
+
+
+def uid_value(name: str, text: str) -> int:
+    """A UID parameter: a positive integer (digits only, no sign), else 80014."""
+    if not _UID_RE.match(text) or int(text) <= 0:
+        raise invalid(f"{name} must be a positive integer")
+    return int(text)
 
 
 def not_master() -> ApiError:
@@ -160,9 +203,7 @@ def in_range(t: int, start: int | None, end: int | None) -> bool:
 
 
 def time_filters(ctx: Ctx) -> tuple[int | None, int | None]:
-    start = ctx.int_opt("startTime", default=-1)
-    end = ctx.int_opt("endTime", default=-1)
-    return (None if start < 0 else start, None if end < 0 else end)
+    return ctx.time_opt("startTime"), ctx.time_opt("endTime")
 
 
 def balance_rows(acct: Account, wallet: str, asset: str | None = None) -> list[dict[str, Any]]:
@@ -212,11 +253,9 @@ def spot_balance(ctx: Ctx) -> Reply:
 
 
 def fund_balance(ctx: Ctx) -> Reply:
-    asset = ctx.opt("asset")
+    asset = ctx.asset_opt("asset")
     # Production answers `data.assets` although the docs say `balances` (§6.2, P9).
-    return Reply(
-        std({"assets": balance_rows(ctx.account, "fund", asset.upper() if asset else None)}, ctx.now)
-    )
+    return Reply(std({"assets": balance_rows(ctx.account, "fund", asset)}, ctx.now))
 
 
 def _overview(state: SandboxState, acct: Account, account_type: str | None) -> list[dict[str, str]]:
@@ -269,11 +308,14 @@ def asset_transfer(ctx: Ctx) -> Reply:
     src = ctx.req("fromAccount")
     dst = ctx.req("toAccount")
     asset = ctx.asset("asset")
-    amount = ctx.amount("amount")
+    amount = ctx.amount("amount", asset)
 
     def fail(msg: str) -> Reply:
         # Business failures arrive with code 0 and data.transferErrorMsg (§6.4, P8).
-        return Reply(std({"transferErrorMsg": msg}, ctx.now), msg=msg)
+        # "Insufficient assets" counts toward the 100202 lockout (§9) like a raised 100202.
+        return Reply(
+            std({"transferErrorMsg": msg}, ctx.now), msg=msg, insufficient=msg == "Insufficient assets"
+        )
 
     if src not in WALLETS or dst not in WALLETS or src == dst:
         return fail("illegal transferType")
@@ -377,7 +419,7 @@ def legacy_transfer_records(ctx: Ctx) -> Reply:
 def legacy_transfer(ctx: Ctx) -> Reply:
     type_ = ctx.req("type")
     asset = ctx.asset("asset")
-    amount = ctx.amount("amount")
+    amount = ctx.amount("amount", asset)
     if type_ not in LEGACY_TRANSFER_TYPES:
         raise invalid("type")
     a, b = type_.split("_")
@@ -403,7 +445,9 @@ def _inner_apply(ctx: Ctx, kind: str) -> Reply:
     if account_type not in (1, 2, 3):
         raise invalid("userAccountType")
     user_account = ctx.req("userAccount")
-    amount = ctx.amount("amount")
+    if account_type == 1:
+        user_account = str(ctx.uid_req("userAccount"))
+    amount = ctx.amount("amount", coin)
     wallet_type = ctx.int_req("walletType")
     if wallet_type not in WALLET_BY_CODE:
         raise invalid("walletType")
@@ -534,12 +578,10 @@ def authorize_sub_account(ctx: Ctx) -> Reply:
         raise invalid("transferable must be true or false")
     uids: list[int] = []
     for part in raw.split(","):
-        part = part.strip()
-        if not part.isdigit():
-            raise invalid("subUids")
-        sub = ctx.state.account(int(part))
+        uid = uid_value("subUids", part)  # no spaces: each item is a bare positive integer
+        sub = ctx.state.account(uid)
         if sub is None or sub.master_uid != master.uid:
-            raise invalid(f"{part} is not a sub-account of this account")
+            raise invalid(f"{uid} is not a sub-account of this account")
         uids.append(sub.uid)
     if transferable_text == "true":
         ctx.state.authorised_subs.update(uids)
@@ -554,7 +596,7 @@ def authorize_sub_account(ctx: Ctx) -> Reply:
 # ---------------------------------------------------------------------------------------------------
 def _family_member(ctx: Ctx, uid_name: str, type_name: str | None) -> Account:
     master = ctx.account
-    uid = ctx.int_req(uid_name)
+    uid = ctx.uid_req(uid_name)
     acct = ctx.state.account(uid)
     if acct is None or not (acct.uid == master.uid or acct.master_uid == master.uid):
         raise invalid(f"{uid_name} is not this account or one of its sub-accounts")
@@ -579,7 +621,7 @@ def sub_transfer_asset(ctx: Ctx) -> Reply:
     if not master.is_master:
         raise not_master()
     asset = ctx.asset("assetName")
-    amount = ctx.amount("transferAmount")
+    amount = ctx.amount("transferAmount", asset)
     src = _family_member(ctx, "fromUid", "fromType")
     src_wallet = _family_wallet(ctx, "fromAccountType")
     dst = _family_member(ctx, "toUid", "toType")
@@ -684,7 +726,7 @@ def sub_account_list(ctx: Ctx) -> Reply:
         raise not_master()
     page_no = ctx.int_req("page", lo=1)
     limit = ctx.int_req("limit", lo=1, hi=1000)
-    sub_uid = ctx.opt("subUid")
+    sub_uid = ctx.uid_opt("subUid")
     sub_string = ctx.opt("subAccountString")
     freeze = ctx.opt("isFeeze")
     if freeze is not None and freeze not in ("true", "false"):
@@ -692,7 +734,7 @@ def sub_account_list(ctx: Ctx) -> Reply:
     subs = [
         s
         for s in ctx.state.subs_of(master.uid)
-        if (sub_uid is None or str(s.uid) == sub_uid)
+        if (sub_uid is None or s.uid == sub_uid)
         and (sub_string is None or s.sub_account_string == sub_string)
         and (freeze is None or s.freeze == (freeze == "true"))
     ]
@@ -709,10 +751,8 @@ def sub_account_list(ctx: Ctx) -> Reply:
     return Reply(std({"result": result, "pageId": page_no, "total": len(subs)}, ctx.now))
 
 
-def _own_sub(ctx: Ctx, text: str) -> Account:
-    if not text.isdigit():
-        raise invalid("subUid")
-    sub = ctx.state.account(int(text))
+def _own_sub(ctx: Ctx, uid: int) -> Account:
+    sub = ctx.state.account(uid)
     if sub is None or sub.master_uid != ctx.account.uid:
         raise invalid("subUid is not a sub-account of this account")
     return sub
@@ -721,7 +761,7 @@ def _own_sub(ctx: Ctx, text: str) -> Account:
 def sub_account_assets(ctx: Ctx) -> Reply:
     if not ctx.account.is_master:
         raise not_master()
-    sub = _own_sub(ctx, ctx.req("subUid"))
+    sub = _own_sub(ctx, ctx.uid_req("subUid"))
     # Numbers, not strings, in this endpoint's docs example (§6.17).
     balances = [
         {"asset": asset, "free": Decimal(fmt_dec(bal.free)), "locked": Decimal(fmt_dec(bal.locked))}
@@ -739,7 +779,7 @@ def sub_all_account_balance(ctx: Ctx) -> Reply:
     account_type = ctx.opt("accountType")
     if account_type is not None and account_type not in OVERVIEW_TYPES:
         raise invalid("accountType")
-    sub_uid = ctx.opt("subUid")
+    sub_uid = ctx.uid_opt("subUid")
     subs = [_own_sub(ctx, sub_uid)] if sub_uid is not None else ctx.state.subs_of(master.uid)
     result = [
         {"subUid": str(s.uid), "accountBalances": _overview(ctx.state, s, account_type)}

@@ -35,13 +35,32 @@ LEGACY_WALLET_BY_NAME: dict[str, str] = {v: k for k, v in LEGACY_NAME_BY_WALLET.
 
 # Family-history type fragments (§6.16): CAPITAL = funding, CONTRACT = std futures, SWAP = perpetual.
 FAMILY_NAME_BY_WALLET: dict[str, str] = {"fund": "CAPITAL", "stdFutures": "CONTRACT", "USDTMPerp": "SWAP"}
-# The documented §6.16 ``type`` enum: master ↔ sub only (sub → sub moves exist but have no documented type).
-FAMILY_TRANSFER_TYPES: frozenset[str] = frozenset(
-    f"{a}_{x}_TO_{b}_{y}"
-    for a, b in (("MAIN", "SUB"), ("SUB", "MAIN"))
-    for x in FAMILY_NAME_BY_WALLET.values()
-    for y in FAMILY_NAME_BY_WALLET.values()
+FAMILY_SIDE_BY_TYPE: dict[int, str] = {1: "MAIN", 2: "SUB"}  # fromType/toType 1 = master, 2 = sub
+
+
+def family_type(from_type: int, from_wallet: str, to_type: int, to_wallet: str) -> str:
+    """The history ``type`` of a family transfer, e.g. ``MAIN_CAPITAL_TO_SUB_SWAP`` (§6.16)."""
+    src, dst = FAMILY_SIDE_BY_TYPE[from_type], FAMILY_SIDE_BY_TYPE[to_type]
+    return f"{src}_{FAMILY_NAME_BY_WALLET[from_wallet]}_TO_{dst}_{FAMILY_NAME_BY_WALLET[to_wallet]}"
+
+
+# Every type a family record can carry, built by the one function that names records, so the history
+# filter accepts exactly what the history emits. BingX's documented enum is the master ↔ sub part
+# (DOCUMENTED_FAMILY_TRANSFER_TYPES, 18 names); transferAsset also allows sub → sub and master → master
+# moves, whose types (``SUB_CAPITAL_TO_SUB_SWAP``, ``MAIN_SWAP_TO_MAIN_CAPITAL``…) the docs do not list.
+FAMILY_TRANSFER_TYPES: tuple[str, ...] = tuple(
+    family_type(a, x, b, y)
+    for a in FAMILY_SIDE_BY_TYPE
+    for b in FAMILY_SIDE_BY_TYPE
+    for x in FAMILY_NAME_BY_WALLET
+    for y in FAMILY_NAME_BY_WALLET
 )
+DOCUMENTED_FAMILY_TRANSFER_TYPES: frozenset[str] = frozenset(
+    t for t in FAMILY_TRANSFER_TYPES if t.startswith("MAIN_") != t.split("_TO_")[1].startswith("MAIN_")
+)
+
+# Decimal places an amount may have, per asset (seed ``"precision"``); assets not listed get the default.
+DEFAULT_PRECISION = 8
 
 DEFAULT_PRICES: dict[str, str] = {"USDT": "1", "BTC": "60000", "ETH": "3000"}
 
@@ -244,10 +263,7 @@ class FamilyTransfer:
 
     @property
     def type(self) -> str:
-        src = "MAIN" if self.from_type == 1 else "SUB"
-        dst = "MAIN" if self.to_type == 1 else "SUB"
-        a, b = FAMILY_NAME_BY_WALLET[self.from_account], FAMILY_NAME_BY_WALLET[self.to_account]
-        return f"{src}_{a}_TO_{dst}_{b}"
+        return family_type(self.from_type, self.from_account, self.to_type, self.to_account)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,6 +331,11 @@ class SandboxState:
             self.inner_by_client_id: dict[tuple[int, str], InnerTransfer] = {}
             self.prices: dict[str, Decimal] = {k: dec(v) for k, v in DEFAULT_PRICES.items()}
             self.prices.update({k: dec(v) for k, v in (seed.get("prices") or {}).items()})
+            self.precision: dict[str, int] = {}
+            for asset, places in (seed.get("precision") or {}).items():
+                if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 18:
+                    raise ValueError(f"precision of {asset!r} must be an integer from 0 to 18")
+                self.precision[str(asset).upper()] = places
             counters = seed.get("counters") or {}
             self._seq = int(counters.get("seq", 0))
             for raw in seed.get("accounts", []):
@@ -427,6 +448,7 @@ class SandboxState:
                 "accounts": [a.to_dict(mask_secret=mask_secrets) for a in self.accounts.values()],
                 "authorised_subs": sorted(self.authorised_subs),
                 "prices": {k: fmt_dec(v) for k, v in self.prices.items()},
+                "precision": dict(sorted(self.precision.items())),
                 "counters": {"seq": self._seq},
                 "clock_skew_ms": self.clock_skew_ms,
             }
@@ -494,6 +516,10 @@ class SandboxState:
             if account_type == 3 and acct.email and acct.email.lower() == account.lower():
                 return acct
         return None
+
+    def precision_of(self, asset: str) -> int:
+        """Decimal places ``asset`` amounts may carry (seed ``"precision"``, else DEFAULT_PRECISION)."""
+        return self.precision.get(asset, DEFAULT_PRECISION)
 
     def value_usdt(self, acct: Account, wallet: str) -> Decimal:
         total = Decimal(0)
