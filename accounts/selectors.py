@@ -44,12 +44,21 @@ def key_set_rotation_overdue(*, key_set: ApiKeySet, today: dt.date | None = None
     return bool(key_set.rotate_by and key_set.rotate_by < (today or timezone.localdate()))
 
 
+# BingX's asset overview has no row for the spot (trading) wallet: its "spot"/"sopt" row is the funding
+# account (docs: "spot: spot (fund account)"). The spot wallet's value therefore comes from its synced
+# per-asset balances: assets priced here count at that USDT price (USDT itself at face value); others
+# have no price on the desk and are listed as not valued, so the total says what it leaves out.
+SPOT_USDT_PRICES: dict[str, Decimal] = {"USDT": Decimal(1)}
+
+
 @dataclass
 class WalletBalances:
     wallet: str
     label: str
     rows: list[BalanceSnapshot] = field(default_factory=list)
     usdt_value: Decimal | None = None
+    value_source: str = "asset overview"
+    unvalued: list[BalanceSnapshot] = field(default_factory=list)  # rows the USDT value leaves out
 
     @property
     def per_asset(self) -> bool:
@@ -65,8 +74,14 @@ class KeySetBalances:
 
     @property
     def total_usdt(self) -> Decimal:
+        """Asset overview (funding, futures and other wallets) plus the spot wallet's priced assets."""
         total = sum((w.usdt_value or Decimal(0) for w in self.wallets), Decimal(0))
         return total + sum((o.usdt_balance for o in self.other_overview), Decimal(0))
+
+    @property
+    def unvalued(self) -> list[BalanceSnapshot]:
+        """Balances not in :attr:`total_usdt` (spot assets without a USDT price here)."""
+        return [row for w in self.wallets for row in w.unvalued]
 
 
 def _assemble(
@@ -86,6 +101,12 @@ def _assemble(
         wallets[wallet].usdt_value = current + entry.usdt_balance
     for w in wallets.values():
         w.rows.sort(key=lambda r: r.asset)
+    spot = wallets[Wallet.SPOT]
+    spot.value_source = "spot USDT at face value"
+    priced = [row for row in spot.rows if row.asset in SPOT_USDT_PRICES]
+    spot.unvalued = [row for row in spot.rows if row.asset not in SPOT_USDT_PRICES and row.total]
+    if priced:
+        spot.usdt_value = sum((row.total * SPOT_USDT_PRICES[row.asset] for row in priced), Decimal(0))
     return KeySetBalances(
         key_set=key_set,
         taken_at=key_set.balances_synced_at,
@@ -109,7 +130,8 @@ def balances_latest(*, key_set: ApiKeySet) -> KeySetBalances:
 class BalancesOverview:
     key_sets: list[KeySetBalances]
     totals: list[tuple[str, Decimal]]  # fund + spot per asset across all key sets shown
-    total_usdt: Decimal
+    total_usdt: Decimal  # asset overview + spot wallet's priced assets, across all key sets shown
+    unvalued: list[tuple[str, Decimal]] = field(default_factory=list)  # per asset, left out of total_usdt
 
 
 def balances_for_user(*, user: User) -> BalancesOverview:
@@ -131,10 +153,15 @@ def balances_for_user(*, user: User) -> BalancesOverview:
     for rows in rows_by.values():
         for row in rows:
             totals[row.asset] += row.total
+    unvalued: dict[str, Decimal] = defaultdict(Decimal)
+    for kb in result:
+        for row in kb.unvalued:
+            unvalued[row.asset] += row.total
     return BalancesOverview(
         key_sets=result,
         totals=sorted(totals.items()),
         total_usdt=sum((kb.total_usdt for kb in result), Decimal(0)),
+        unvalued=sorted(unvalued.items()),
     )
 
 
