@@ -8,7 +8,8 @@ Pipeline for ``/openApi/...`` requests (all business errors are HTTP 200 with a 
 3. JSON-transport endpoint called without a JSON body → 100400 "miss arguments";
 4. signature pipeline (auth.py): 100413 → 100412 → 100421/80014 → 100001;
 5. IP whitelist → 100419 (client IP = ``REMOTE_ADDR``);
-6. per-UID rate limit (the endpoint's ``per_uid_limit`` times the scale) → 100410; 100202 lockout → 100410;
+6. per-UID rate limit (the endpoint's ``per_uid_limit`` times the scale; window, penalty and answer
+   variant in ratelimit.py) → 100410 or HTTP 429; 100202 lockout → 100410;
 7. the endpoint's ``permission`` missing from the key → 100004;
 8. handler (under the state lock, so balance checks and moves are atomic).
 
@@ -31,7 +32,7 @@ from .endpoints import ROUTES, Ctx
 from .envelopes import MSG_INTERNAL, MSG_IP, MSG_NOT_EXIST, MSG_PERMISSION, ApiError, Reply, dumps, error_body
 from .faults import DEFAULT_DELAY_S, FaultRegistry
 from .journal import Journal
-from .ratelimit import RateLimiter
+from .ratelimit import DEFAULT_PENALTY_MS, Penalty, RateLimiter
 from .state import SandboxState, load_seed
 from .variants import parse as parse_variants
 from .variants import render as render_variant
@@ -50,6 +51,7 @@ STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
     404: "Not Found",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     504: "Gateway Timeout",
 }
@@ -63,14 +65,20 @@ class SandboxApp:
         strict: bool = True,
         rate_limit_scale: float = 1.0,
         rate_limits_enabled: bool = True,
-        rate_limit_block_ms: int | None = None,
+        rate_limit_window: str = "sliding",
+        rate_limit_penalty_ms: Penalty = DEFAULT_PENALTY_MS,
+        rate_limit_answer: str = "unblock_time",
         variants: str | Iterable[str] | None = None,
     ):
         self.state = state
         self.strict = strict
         self.variants = parse_variants(variants)  # response variants (variants.py); a reset keeps them
         self.limiter = RateLimiter(
-            enabled=rate_limits_enabled, scale=rate_limit_scale, block_ms=rate_limit_block_ms
+            enabled=rate_limits_enabled,
+            scale=rate_limit_scale,
+            window=rate_limit_window,
+            penalty_ms=rate_limit_penalty_ms,
+            answer=rate_limit_answer,
         )
         self.faults = FaultRegistry()
         self.journal = Journal()
@@ -106,17 +114,20 @@ class SandboxApp:
             self.state.clock_skew_ms = int(skew_ms)
 
     def set_rate_limit(
-        self, *, enabled: bool | None = None, scale: float | None = None, block_ms: int | object | None = ...
-    ) -> None:
-        if enabled is not None:
-            self.limiter.enabled = enabled
-        if scale is not None:
-            if scale <= 0:
-                raise ValueError("scale must be > 0")
-            self.limiter.scale = scale
-        if block_ms is not ...:
-            self.limiter.block_ms = block_ms if isinstance(block_ms, int) else None
-        self.limiter.reset()
+        self,
+        *,
+        enabled: bool | None = None,
+        scale: float | None = None,
+        window: str | None = None,
+        penalty_ms: Penalty | None = None,
+        answer: str | None = None,
+    ) -> dict[str, object]:
+        """Change rate limiting (None = keep; ValueError and nothing changed on a bad value); clears
+        windows, blocks and lockouts. Returns the settings now in force."""
+        self.limiter.configure(
+            enabled=enabled, scale=scale, window=window, penalty_ms=penalty_ms, answer=answer
+        )
+        return self.limiter.settings()
 
     def set_variants(self, variants: str | Iterable[str] | None) -> tuple[str, ...]:
         self.variants = parse_variants(variants)  # raises ValueError before changing anything
@@ -251,6 +262,8 @@ class SandboxApp:
                 if endpoint.permission is not None and endpoint.permission not in key.permissions:
                     raise ApiError(100004, MSG_PERMISSION)
                 reply = route.handler(ctx)
+                if reply.insufficient:
+                    self.limiter.record_insufficient(uid, path, now)
                 if reply.applied:
                     self.state.changed()
                 reply.headers.extend(headers)
@@ -263,7 +276,7 @@ class SandboxApp:
                     code=exc.code,
                     msg=exc.msg,
                     http_status=exc.http_status,
-                    headers=headers,
+                    headers=headers + getattr(exc, "headers", []),
                 )
 
     def _drop(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -305,7 +318,9 @@ def make_app(
     strict: bool = True,
     rate_limit_scale: float = 1.0,
     rate_limits_enabled: bool = True,
-    rate_limit_block_ms: int | None = None,
+    rate_limit_window: str = "sliding",
+    rate_limit_penalty_ms: Penalty = DEFAULT_PENALTY_MS,
+    rate_limit_answer: str = "unblock_time",
     variants: str | Iterable[str] | None = None,
 ) -> SandboxApp:
     """Build the WSGI callable. ``state`` may be a :class:`SandboxState`, a seed dict, or None (demo seed)."""
@@ -316,6 +331,8 @@ def make_app(
         strict=strict,
         rate_limit_scale=rate_limit_scale,
         rate_limits_enabled=rate_limits_enabled,
-        rate_limit_block_ms=rate_limit_block_ms,
+        rate_limit_window=rate_limit_window,
+        rate_limit_penalty_ms=rate_limit_penalty_ms,
+        rate_limit_answer=rate_limit_answer,
         variants=variants,
     )

@@ -9,7 +9,9 @@ Contract (other engineers code against it):
   ``GET /_sandbox/faults`` → ``{"faults": [...]}``; ``DELETE /_sandbox/faults`` clears.
 * ``POST /_sandbox/clock`` ``{"skew_ms": int}`` → ``{"skew_ms", "server_time_ms"}``.
 * ``GET /_sandbox/journal[?path=&since_seq=]`` → ``{"calls": [...]}``; ``DELETE /_sandbox/journal`` clears.
-* ``POST /_sandbox/ratelimit`` ``{"enabled"?: bool, "scale"?: float, "block_ms"?: int|null}``.
+* ``POST /_sandbox/ratelimit`` ``{"enabled"?: bool, "scale"?: float, "window"?: "sliding"|"fixed",
+  "penalty_ms"?: int|"window", "answer"?: "unblock_time"|"plain"|"http429"|"mixed"}`` → the settings in
+  force (also ``GET``); a bad value → 400 and nothing changes (details in ratelimit.py).
 * ``POST /_sandbox/variants`` ``{"variants": [names]}`` sets the response variants (variants.py; ``[]`` turns
   them off; an unknown name → 400 and nothing changes); ``GET`` → ``{"variants", "available"}``.
 * ``POST /_sandbox/accounts`` body: one account in seed format → the account (secrets masked).
@@ -26,6 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from .ratelimit import parse_settings as parse_rate_limit_settings
 from .state import (
     FAMILY_ID_BASE,
     INNER_ID_BASE,
@@ -203,21 +206,15 @@ def handle(app: SandboxApp, method: str, path: str, query: str, raw: bytes) -> t
             if method == "DELETE":
                 app.journal.clear()
                 return 200, {"ok": True}
+        if path == "/_sandbox/ratelimit" and method == "GET":
+            return 200, app.limiter.settings()
         if path == "/_sandbox/ratelimit" and method == "POST":
-            b = _obj(raw)
-            kwargs: dict[str, Any] = {}
-            if "enabled" in b:
-                kwargs["enabled"] = bool(b["enabled"])
-            if "scale" in b:
-                kwargs["scale"] = float(b["scale"])
-            if "block_ms" in b:
-                kwargs["block_ms"] = None if b["block_ms"] is None else int(b["block_ms"])
-            app.set_rate_limit(**kwargs)
-            return 200, {
-                "enabled": app.limiter.enabled,
-                "scale": app.limiter.scale,
-                "block_ms": app.limiter.block_ms,
-            }
+            try:
+                # Validated as a whole first: a bad value answers 400 and changes nothing.
+                settings: dict[str, Any] = parse_rate_limit_settings(_obj(raw))
+            except ValueError as exc:
+                raise ControlError(400, str(exc)) from exc
+            return 200, app.set_rate_limit(**settings)
         if path == "/_sandbox/variants":
             if method == "POST":
                 wanted = _obj(raw).get("variants")

@@ -52,6 +52,9 @@ class Reply:
     transfer_id: str | None = None
     msg: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # An insufficient-balance failure answered with code 0 (``transferErrorMsg``): counts toward the
+    # 100202 lockout like a raised 100202 does.
+    insufficient: bool = False
 
 
 def std(data: Any, now_ms: int, *, debug_msg: bool = False) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from .app import SandboxApp
+from .ratelimit import DEFAULT_PENALTY_MS, Penalty
 from .state import SandboxState
 
 
@@ -123,7 +124,9 @@ class SandboxServer:
         strict: bool = True,
         rate_limit_scale: float = 1.0,
         rate_limits_enabled: bool = True,
-        rate_limit_block_ms: int | None = None,
+        rate_limit_window: str = "sliding",
+        rate_limit_penalty_ms: Penalty = DEFAULT_PENALTY_MS,
+        rate_limit_answer: str = "unblock_time",
         state_path: str | Path | None = None,
         verbose: bool = False,
         variants: str | Iterable[str] | None = None,
@@ -142,7 +145,9 @@ class SandboxServer:
             strict=strict,
             rate_limit_scale=rate_limit_scale,
             rate_limits_enabled=rate_limits_enabled,
-            rate_limit_block_ms=rate_limit_block_ms,
+            rate_limit_window=rate_limit_window,
+            rate_limit_penalty_ms=rate_limit_penalty_ms,
+            rate_limit_answer=rate_limit_answer,
             variants=variants,
         )
         self.host = host
@@ -233,8 +238,20 @@ class SandboxServer:
     def clear_journal(self) -> None:
         self.app.journal.clear()
 
-    def set_rate_limit(self, *, enabled: bool | None = None, scale: float | None = None) -> None:
-        self.app.set_rate_limit(enabled=enabled, scale=scale)
+    def set_rate_limit(
+        self,
+        *,
+        enabled: bool | None = None,
+        scale: float | None = None,
+        window: str | None = None,
+        penalty_ms: Penalty | None = None,
+        answer: str | None = None,
+    ) -> dict[str, object]:
+        """None = keep. ``window`` "sliding"|"fixed", ``penalty_ms`` int ms or "window", ``answer``
+        "unblock_time"|"plain"|"http429"|"mixed" (see ratelimit.py). Clears windows, blocks, lockouts."""
+        return self.app.set_rate_limit(
+            enabled=enabled, scale=scale, window=window, penalty_ms=penalty_ms, answer=answer
+        )
 
     def set_variants(self, variants: str | Iterable[str] | None) -> tuple[str, ...]:
         return self.app.set_variants(variants)
