@@ -17,7 +17,7 @@ from django.db import connection
 
 from accounts.models import ApiKeySet
 from bingx import Client
-from bingx.sandbox import SandboxServer
+from bingx.sandbox import SandboxServer, variants
 from tests.transfers.execution_support import MAIN_UID, SEED_PATH, SUB1_UID, Sandbox, make_key_set
 from transfers import dispatch
 
@@ -67,7 +67,7 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    server = SandboxServer(seed=SEED_PATH, port=0)
+    server = SandboxServer(seed=SEED_PATH, port=0, variants=variants.from_env())  # CI's variant runs
     server.start()
     Client.reset_time_offsets()
     try:

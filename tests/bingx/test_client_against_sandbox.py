@@ -38,6 +38,7 @@ from bingx import (
     TransferRecord,
     TransferResult,
 )
+from bingx.sandbox import variants
 from bingx.sandbox.server import SandboxServer
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "bingx" / "sandbox" / "seeds" / "demo.json"
@@ -51,7 +52,7 @@ FAMILY = "/openApi/account/transfer/v1/subAccount/transferAsset"
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(seed=SEED_PATH, rate_limits_enabled=False) as server:
+    with SandboxServer(seed=SEED_PATH, rate_limits_enabled=False, variants=variants.from_env()) as server:
         yield server
 
 
