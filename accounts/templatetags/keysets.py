@@ -1,7 +1,8 @@
-"""Template helpers for showing key sets: `{% load keysets %}{{ ks|keyset_badge }}`."""
+"""Template helpers for showing key sets and amounts: `{% load keysets %}{{ ks|keyset_badge }}`."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -12,6 +13,18 @@ from accounts.key_permissions import PERMISSION_NAMES
 from accounts.models import ApiKeySet
 
 register = template.Library()
+
+
+@register.filter
+def plain(value: Any) -> str:
+    """A decimal as plain text without exponent or trailing zeros (10000, 0.015), never "1E+4"."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(number.normalize(), "f") if number.is_finite() else str(value)
 
 
 @register.filter
