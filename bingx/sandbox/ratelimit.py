@@ -193,12 +193,10 @@ class RateLimiter:
         with self._lock:
             if enabled is not None:
                 self.enabled = enabled
-            self.scale, self.window, self.penalty_ms, self.answer = (
-                new_scale,
-                new_window,
-                new_penalty,
-                new_answer,
-            )
+            self.scale = new_scale
+            self.window = new_window
+            self.penalty_ms = new_penalty
+            self.answer = new_answer
         self.reset()
 
     def settings(self) -> dict[str, object]:
