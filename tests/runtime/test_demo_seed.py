@@ -73,11 +73,13 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_seed_creates_the_desk_once(seed_env, monkeypatch):
-    from transfers import tasks
+    from transfers import dispatch
     from transfers.models import PolicyRule, Status, TransferRequest
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks.records_sync_task, "delay", queued.append)
+    monkeypatch.setattr(
+        dispatch, "records_sync_enqueue", lambda *, key_set_id, **_: queued.append(key_set_id)
+    )
     out = run_seed(seed_env)
     assert "Demo data seeded" in out
 
