@@ -58,11 +58,13 @@ class Reply:
 
 
 def std(data: Any, now_ms: int, *, debug_msg: bool = False) -> dict[str, Any]:
-    """Standard envelope; spot-family routes add ``debugMsg`` (§4)."""
+    """Standard envelope ``{code, msg, timestamp, data}``; spot-family routes answer ``{code, msg,
+    debugMsg, data}`` instead — no ``timestamp``, as §4 and the docs examples (§6.1, §6.5) show."""
     out: dict[str, Any] = {"code": 0, "msg": ""}
     if debug_msg:
         out["debugMsg"] = ""
-    out["timestamp"] = now_ms
+    else:
+        out["timestamp"] = now_ms
     out["data"] = data
     return out
 

@@ -19,6 +19,7 @@ TRANSFER = "/openApi/api/asset/v1/transfer"
 LEGACY = "/openApi/api/v3/post/asset/transfer"
 FAMILY = "/openApi/account/transfer/v1/subAccount/transferAsset"
 SPOT_BALANCE = "/openApi/spot/v1/account/balance"
+UID = "/openApi/account/v1/uid"
 TOO_MUCH = {"fromAccount": "fund", "toAccount": "spot", "asset": "USDT", "amount": "999999"}
 
 
@@ -69,7 +70,7 @@ def test_unknown_variant_is_refused_by_make_app_and_the_server() -> None:
 
 def test_without_variants_codes_are_numbers_and_transfer_errors_sit_in_data(served: SandboxServer) -> None:
     main = client_for(served, MAIN)
-    ok = main.get(SPOT_BALANCE).json()
+    ok = main.get(UID).json()
     assert ok["code"] == 0
     assert isinstance(ok["timestamp"], int)
     refused = main.post(TRANSFER, TOO_MUCH).json()
@@ -85,11 +86,14 @@ def test_without_variants_codes_are_numbers_and_transfer_errors_sit_in_data(serv
 def test_string_code_timestamp_on_success_error_and_double_wrapped_envelopes(served: SandboxServer) -> None:
     served.set_variants(["string_code_timestamp"])
     main = client_for(served, MAIN)
-    ok = main.get(SPOT_BALANCE).json()
+    ok = main.get(UID).json()
     assert ok["code"] == "0"
     assert isinstance(ok["timestamp"], str)
     assert ok["timestamp"].isdigit()
-    assert ok["data"]["balances"]  # the payload itself is untouched
+    assert ok["data"] == {"uid": MAIN}  # the payload itself is untouched
+    spot = main.get(SPOT_BALANCE).json()  # the spot family has no timestamp to turn into a string
+    assert spot["code"] == "0"
+    assert "timestamp" not in spot
     bad_key = Client(served.base_url, "unknown-key", "secret").get(SPOT_BALANCE).json()
     assert bad_key["code"] == "100413"
     assert isinstance(bad_key["timestamp"], str)
