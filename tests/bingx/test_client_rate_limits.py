@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from bingx import Client, InsufficientBalance, RateLimited
+from bingx.sandbox import variants
 from bingx.sandbox.server import SandboxServer
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "bingx" / "sandbox" / "seeds" / "demo.json"
@@ -28,7 +29,7 @@ PENALTY_MS = 300_000
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(seed=SEED_PATH) as server:
+    with SandboxServer(seed=SEED_PATH, variants=variants.from_env()) as server:  # CI's variant runs
         yield server
 
 

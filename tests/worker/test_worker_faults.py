@@ -50,6 +50,9 @@ CASES: list[tuple[str, str, str, Any, str, int]] = [
     ("clock-skew-100421", TransferKind.INNER, INNER_APPLY,
      lambda sx: sx.control("POST", "clock", {"skew_ms": 90_000}), Status.SUCCEEDED, 1),
     ("insufficient-balance", TransferKind.INNER, INNER_APPLY, None, Status.FAILED, 0),
+    # Asset Transfer New answers a business failure as transferErrorMsg (in data, or at the top level
+    # under the top_level_transfer_error variant): a failure, nothing moved.
+    ("insufficient-balance-wallet", TransferKind.WALLET, WALLET_TRANSFER, None, Status.FAILED, 0),
 ]  # fmt: skip
 
 
