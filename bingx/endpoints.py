@@ -28,7 +28,7 @@ authorizeSubAccount's documented "Manage Subaccounts" has no numeric code; see i
 Envelopes (§4), the shape of a successful answer:
 
 * ``std``: ``{"code": 0, "msg": "", "timestamp": …, "data": {…}}``;
-* ``spot``: ``std`` plus ``"debugMsg"`` (spot v1 family);
+* ``spot``: ``{"code": 0, "msg": "", "debugMsg": "", "data": {…}}`` — no ``timestamp`` (spot v1 family);
 * ``data.data``: ``std`` whose ``data`` holds the rows under a second ``data`` (inner-transfer records);
 * ``double``: ``std`` whose ``data`` is itself a ``std`` envelope (sub-account transferAsset);
 * ``bare``: no envelope at all (``{"total", "rows"}``, apiPermissions, legacy ``{"tranId"}``).
