@@ -257,3 +257,9 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
+
+
+# People changes under four eyes live in their own module; importing them here registers the model.
+from accounts.people_models import PeopleChange as PeopleChange  # noqa: E402
+from accounts.people_models import PeopleChangeKind as PeopleChangeKind  # noqa: E402
+from accounts.people_models import PeopleChangeStatus as PeopleChangeStatus  # noqa: E402
