@@ -259,6 +259,38 @@ class AuditEvent(models.Model):
         return f"#{self.seq} {self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
 
 
+class WebAuthnCredential(models.Model):
+    """A passkey or security key registered by its owner (accounts/passkeys.py). The public key verifies
+    step-ups at decision time and, again, every counted approval in the worker before money moves."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64)
+    credential_id = models.CharField(max_length=400, unique=True, help_text="base64url")
+    public_key = models.BinaryField(help_text="COSE public key from the registration ceremony.")
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+
+class StepUpThrottle(models.Model):
+    """One row per person, locked (select_for_update) around every second-factor check, so parallel
+    wrong codes are checked one after another and the limit holds exactly (accounts/stepup.py)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"step-up throttle of {self.user_id}: {self.failures} failure(s)"
+
+
 # People changes under four eyes live in their own module; importing them here registers the model.
 from accounts.people_models import PeopleChange as PeopleChange  # noqa: E402
 from accounts.people_models import PeopleChangeKind as PeopleChangeKind  # noqa: E402

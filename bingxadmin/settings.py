@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_beat",
     "bingxadmin",  # prepares the local state folders (bingxadmin/apps.py)
     "accounts",
@@ -59,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",  # after the login check: password, then second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -161,6 +165,22 @@ if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 
+# --- Second factor (docs/security.md#second-factor) --------------------------------------------
+# Everyone who can request, approve or administer needs TOTP or a passkey; viewers too when set.
+MFA_REQUIRED_FOR_VIEWERS = env.bool("MFA_REQUIRED_FOR_VIEWERS", default=False)
+# WebAuthn relying party: a domain name (browsers refuse IP addresses), e.g. "localhost" for the demo.
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="localhost")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="bingxadmin")
+# Origins a passkey ceremony may come from; empty: any http(s) origin whose host is WEBAUTHN_RP_ID.
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[])
+# Wrong second factors per person before login and decisions lock, and for how long.
+STEP_UP_FAILURE_LIMIT = env.int("STEP_UP_FAILURE_LIMIT", default=5)
+STEP_UP_LOCK_MINUTES = env.int("STEP_UP_LOCK_MINUTES", default=15)
+OTP_TOTP_ISSUER = "bingxadmin"
+# django-otp's own back-off is off: our per-person row-locked throttle (accounts/stepup.py) counts.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
 # Secrets of API key sets: Fernet keys, newest first, independent of SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
@@ -218,6 +238,12 @@ BINGX_PRODUCTION_URL = "https://open-api.bingx.com"
 BINGX_SANDBOX_URL = env.str("BINGX_SANDBOX_URL", default="http://127.0.0.1:8100")
 BINGX_TIMEOUT_CONNECT = env.float("BINGX_TIMEOUT_CONNECT", default=3.05)
 BINGX_TIMEOUT_READ = env.float("BINGX_TIMEOUT_READ", default=10.0)
+# Base URL policy (exchange/base_urls.py): real key sets use BINGX_PRODUCTION_URL unless custom bingx.com
+# hosts are allowed; sandbox key sets only reach these hosts (never a metadata address or someone's server).
+BINGX_ALLOW_CUSTOM_BASE_URL = env.bool("BINGX_ALLOW_CUSTOM_BASE_URL", default=False)
+BINGX_SANDBOX_ALLOWED_HOSTS = env.list(
+    "BINGX_SANDBOX_ALLOWED_HOSTS", default=["127.0.0.1", "::1", "localhost"]
+)
 RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default=REDIS_URL)  # empty: file-backed limiter in VAR_DIR
 # Multiplies BingX's documented per-UID limits (tests and benchmarks against a scaled sandbox).
 BINGX_RATE_LIMIT_SCALE = env.float("BINGX_RATE_LIMIT_SCALE", default=1.0)
@@ -228,6 +254,9 @@ TRANSFER_SETTLE_WINDOW_SECONDS = env.int("TRANSFER_SETTLE_WINDOW_SECONDS", defau
 TRANSFER_SWEEP_AFTER_SECONDS = env.int("TRANSFER_SWEEP_AFTER_SECONDS", default=30)
 # SUBMITTING longer than any live call can take (task time limit 60 s): the worker died mid-call.
 TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=90)
+# Execution refuses a request older than this (from submission): above the TTL, so an approval near
+# the end of the TTL still executes, yet a long-deferred transfer is never sent days later.
+TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Email -----------------------------------------------------------------------------------

@@ -34,6 +34,24 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _force_login_includes_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """force_login stands for a completed login: password and second factor (tests/stepup_support.py)."""
+    from django.test import Client
+
+    from accounts.second_factor import SESSION_KEY
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        session = self.session
+        session[SESSION_KEY] = "test"
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture
 def require_postgres() -> None:
     if connection.vendor != "postgresql":
