@@ -3,7 +3,8 @@
 No secret field is ever shown. Key sets are added and their secrets replaced only on the key-set
 pages (through the services); here an administrator may rename, set the rotate-by date, activate
 or deactivate — each through the same services and rules. Non-superusers see only the key sets
-the access rules give them. Grants, snapshots and the audit log are read-only.
+the access rules give them. Grants, snapshots and the audit log are read-only. Users and groups are
+read-only for everyone but a superuser, whose changes are audited (accounts.break_glass).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -23,14 +25,30 @@ from accounts.models import (
     AuditEvent,
     BalanceSnapshot,
     KeySetGrant,
+    PeopleChange,
     SubAccount,
     User,
 )
 from accounts.services.key_sets import KeySetRefused, key_set_activate, key_set_deactivate, key_set_update
 
 
+class SuperuserOnlyChanges:
+    """People and permissions are read-only here for everyone but a superuser (break-glass: every change
+    it makes is an audit event, accounts.break_glass). Administrators change people on the desk's
+    People pages, under four eyes (accounts.services.people)."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(User)
-class DeskUserAdmin(UserAdmin):
+class DeskUserAdmin(SuperuserOnlyChanges, UserAdmin):
     list_display = ("username", "email", "is_active", "is_staff", "is_superuser", "roles", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
 
@@ -47,6 +65,29 @@ class DeskUserAdmin(UserAdmin):
         if not request.user.is_superuser:
             readonly += ("is_superuser", "user_permissions")
         return readonly
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class DeskGroupAdmin(SuperuserOnlyChanges, GroupAdmin):
+    pass
+
+
+@admin.register(PeopleChange)
+class PeopleChangeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "pk",
+        "kind",
+        "status",
+        "target_user",
+        "proposed_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+    )
+    list_filter = ("kind", "status")
 
 
 @admin.register(ApiKeySet)

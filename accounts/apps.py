@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and key sets"
+
+    def ready(self) -> None:
+        from accounts import break_glass
+
+        break_glass.connect()  # superuser logins and admin changes become audit events

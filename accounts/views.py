@@ -14,9 +14,8 @@ from accounts import selectors
 from accounts.access import ensure_admin, user_is_admin
 from accounts.forms import GrantForm, KeySetCreateForm, KeySetEditForm, ReplaceSecretForm
 from accounts.key_permissions import PERMISSION_NAMES
-from accounts.models import AccountKind, ApiKeySet
+from accounts.models import AccountKind, ApiKeySet, PeopleChangeKind
 from accounts.services.balances import balances_sync
-from accounts.services.grants import grant_revoke, grant_set
 from accounts.services.key_sets import (
     KeySetRefused,
     key_set_activate,
@@ -25,6 +24,7 @@ from accounts.services.key_sets import (
     key_set_replace_secret,
     key_set_update,
 )
+from accounts.services.people import PeopleChangeRefused, people_change_propose
 from accounts.services.sub_accounts import sub_accounts_discover
 from accounts.services.verification import key_set_verify
 from accounts.web import client_ip, denied_as_http, request_user
@@ -248,21 +248,25 @@ def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
     form = GrantForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            grant_set(
-                actor=user,
-                key_set_id=key_set.pk,
-                user=data.get("user"),
-                group=data.get("group"),
-                can_view=data["can_view"],
-                can_request=data["can_request"],
-                can_approve=data["can_approve"],
-                ip=_ip(request),
+        values = {
+            "key_set_id": key_set.pk,
+            "user_id": data["user"].pk if data.get("user") else None,
+            "group": data["group"].name if data.get("group") else "",
+            "view": data["can_view"],
+            "request": data["can_request"],
+            "approve": data["can_approve"],
+        }
+        try:  # four eyes: adding access waits for a second administrator (accounts.services.people)
+            change = people_change_propose(
+                actor=user, kind=PeopleChangeKind.GRANT_SET, values=values, ip=_ip(request)
             )
-        except KeySetRefused as exc:
+        except PeopleChangeRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Grant saved.")
+            if change.status == "applied":
+                messages.success(request, "Grant narrowed (taking access away applies at once).")
+            else:
+                messages.success(request, "Grant proposed; a second administrator must approve it (People).")
             return redirect("accounts:keyset_grants", pk=key_set.pk)
     status = 400 if request.method == "POST" else 200
     context = {"ks": key_set, "form": form, "grants": selectors.grant_list(user=user, key_set=key_set)}
@@ -274,10 +278,18 @@ def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
 def keyset_grant_revoke(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_admin_get(user=user, pk=pk)
-    try:
-        grant_revoke(actor=user, grant_id=grant_id, key_set_id=key_set.pk, ip=_ip(request))
-    except KeySetRefused as exc:
-        raise Http404(str(exc)) from None
+    try:  # taking access away applies at once, recorded as an applied people change
+        people_change_propose(
+            actor=user,
+            kind=PeopleChangeKind.GRANT_REVOKE,
+            values={"grant_id": grant_id, "key_set_id": key_set.pk},
+            ip=_ip(request),
+        )
+    except PeopleChangeRefused as exc:
+        if exc.code == "unknown_grant":
+            raise Http404(str(exc)) from None
+        messages.error(request, f"Nothing changed: {exc}")
+        return redirect("accounts:keyset_grants", pk=key_set.pk)
     messages.success(request, "Grant revoked.")
     return redirect("accounts:keyset_grants", pk=key_set.pk)
 

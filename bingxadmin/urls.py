@@ -11,5 +11,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("keys/", include("accounts.urls")),
+    path("people/", include("accounts.people.urls")),
     path("", include("transfers.urls")),
 ]

@@ -226,12 +226,18 @@ def test_admin_activation_flow_through_the_pages(admin1, admin2):
     assert key_set.status == KeySetStatus.INACTIVE
 
 
-def test_admin_manages_grants_through_the_page(admin1, key_set, viewer):
+def test_admin_manages_grants_through_the_page(admin1, admin2, key_set, viewer):
+    from accounts.models import PeopleChange
+    from tests.stepup_support import stepup_data
+
     client = _client(admin1)
     response = client.post(
         reverse("accounts:keyset_grants", args=[key_set.pk]), {"user": viewer.pk, "can_view": "on"}
     )
     assert response.status_code == 302
+    assert not KeySetGrant.objects.filter(key_set=key_set, user=viewer).exists()  # four eyes: proposed only
+    change = PeopleChange.objects.get(status="pending")
+    _client(admin2).post(reverse("people:change_approve", args=[change.pk]), stepup_data(admin2))
     grant = KeySetGrant.objects.get(key_set=key_set, user=viewer)
     assert "Treasury main" in _client(viewer).get(reverse("accounts:keyset_list")).content.decode()
     client.post(reverse("accounts:keyset_grant_revoke", args=[key_set.pk, grant.pk]))
