@@ -136,7 +136,7 @@ def _keep_two_administrators(*, user: User) -> None:
         )
 
 
-def _clean_user_create(values: dict[str, Any]) -> CleanChange:
+def user_create_clean(values: dict[str, Any]) -> CleanChange:
     username = str(values.get("username") or "").strip()
     email = str(values.get("email") or "").strip().lower()
     if not username:
@@ -282,7 +282,7 @@ def _int(raw: Any) -> int | None:
 def change_clean(*, kind: str, values: dict[str, Any], actor: User) -> CleanChange:
     """Check a proposed change against the database now; PeopleChangeRefused when it cannot apply."""
     if kind == Kind.USER_CREATE:
-        return _clean_user_create(values)
+        return user_create_clean(values)
     if kind in (Kind.ROLE_ADD, Kind.ROLE_REMOVE):
         return _clean_role(kind, values, actor)
     if kind == Kind.GRANT_SET:
@@ -314,7 +314,7 @@ def password_set_url(*, user: User) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def _password_link_send(*, user_id: int, why: str) -> None:
+def password_link_send(*, user_id: int, why: str) -> None:
     """Email the person (never an administrator) a one-time link to set their password."""
     user = User.objects.filter(pk=user_id).first()
     if user is None or not user.email:
@@ -349,7 +349,7 @@ def change_apply(*, clean: CleanChange, actor: User, ip: str | None) -> tuple[Us
             last_name=change["last_name"],
         )
         transaction.on_commit(
-            lambda: _password_link_send(
+            lambda: password_link_send(
                 user_id=user.pk, why="An account on the treasury desk was created for you."
             )
         )
@@ -397,7 +397,7 @@ def change_apply(*, clean: CleanChange, actor: User, ip: str | None) -> tuple[Us
         target.save(update_fields=["password"])
         user_id = target.pk
         transaction.on_commit(
-            lambda: _password_link_send(user_id=user_id, why="Your password on the treasury desk was reset.")
+            lambda: password_link_send(user_id=user_id, why="Your password on the treasury desk was reset.")
         )
         return target, {"password_link": "emailed"}
     if kind == Kind.SECOND_FACTOR_RESET:
