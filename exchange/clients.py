@@ -10,6 +10,7 @@ from django.conf import settings
 from bingx import CallInfo, Client
 from bingx.errors import RATE_LIMIT_CODES, parse_retry_after_ms
 from exchange import ratelimit
+from exchange.base_urls import base_url_ensure
 from exchange.credentials import KeySetLike
 
 
@@ -40,7 +41,9 @@ def on_response_hook(
 
 def client_for(*, key_set: KeySetLike) -> Client:
     """A client signing with this key set's credentials. Fails closed with CredentialsUnavailable
-    (accounts.crypto.SecretUnavailable for a stored key set) before anything is sent."""
+    (accounts.crypto.SecretUnavailable for a stored key set; exchange.base_urls.BaseUrlRefused for a
+    server the key set may not call, e.g. one saved before the policy) before anything is sent."""
+    base_url_ensure(environment=key_set.environment, base_url=key_set.base_url)
     api_key, secret = key_set.credentials()
     pacer = pacer_for(key_set=key_set)
     client = Client(

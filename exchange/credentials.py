@@ -22,6 +22,11 @@ class KeySetLike(Protocol):
     @property
     def base_url(self) -> str: ...
 
+    @property
+    def environment(self) -> str:
+        """The exchange: bingx or sandbox (exchange.base_urls decides which servers each may call)."""
+        ...
+
     def credentials(self) -> tuple[str, str]:
         """(API key, secret) in plain text; raises CredentialsUnavailable rather than return anything
         else (fail closed: never a ciphertext, never an empty string)."""

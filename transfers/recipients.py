@@ -1,8 +1,9 @@
 """Who may receive an inner transfer (the address book's services are in transfers.services.address_book).
 
-The team's own accounts (the key set's family: its main account, the main's discovered
-sub-accounts, and the UIDs of every key set known here) are always allowed. Anyone else must be an
-ACTIVE `AllowedRecipient`; an entry is requested by one administrator and approved by a second.
+The team's own accounts (the key set's family: its active main account and the sub-accounts
+discovered from it, and the UIDs of the active key sets on the same exchange) are always allowed.
+Anyone else must be an ACTIVE `AllowedRecipient`; an entry is requested by one administrator and
+approved by a second.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import QuerySet
 
-from accounts.models import AccountKind, ApiKeySet, SubAccount
+from accounts.models import AccountKind, ApiKeySet, KeySetStatus, SubAccount
 from transfers.models import AllowedRecipient, RecipientStatus, RecipientType
 
 _UID_RE = re.compile(r"^[0-9]{1,20}$")
@@ -61,23 +62,35 @@ def recipient_clean(*, recipient_type: int | str, account: str, calling_code: st
     return CleanRecipient(rtype.value, digits, calling)
 
 
+def _own_key_sets(*, paying: ApiKeySet) -> QuerySet[ApiKeySet]:
+    """Key sets whose UID is ours for `paying`: activated by a second administrator and on the same
+    exchange. A pending key set's UID is only what its key (and its server) claims."""
+    active = ApiKeySet.objects.filter(status=KeySetStatus.ACTIVE, environment=paying.environment)
+    return active.exclude(uid=None)
+
+
 def family_uids(*, key_set: ApiKeySet) -> dict[int, str]:
-    """UIDs in the key set's family (its main account and the main's discovered sub-accounts), labelled."""
+    """UIDs in the key set's family (its main account and the main's discovered sub-accounts), labelled.
+
+    The main account counts only while its key set is active: its UID and its discoveries come from
+    its key."""
     main = key_set.parent if key_set.account_kind == AccountKind.SUB and key_set.parent else key_set
     uids: dict[int, str] = {}
-    if main.uid:
-        uids[int(main.uid)] = f"main account of {main.label}"
-    for sub in SubAccount.objects.filter(main_key_set=main):
-        uids[int(sub.sub_uid)] = f"sub-account {sub.name or sub.sub_uid}".strip()
-    for ks in ApiKeySet.objects.filter(parent=main).exclude(uid=None):
+    if main.status == KeySetStatus.ACTIVE and main.environment == key_set.environment:
+        if main.uid:
+            uids[int(main.uid)] = f"main account of {main.label}"
+        for sub in SubAccount.objects.filter(main_key_set=main):
+            uids[int(sub.sub_uid)] = f"sub-account {sub.name or sub.sub_uid}".strip()
+    for ks in _own_key_sets(paying=key_set).filter(parent=main):
         uids.setdefault(int(ks.uid or 0), f"sub-account of key set {ks.label}")
     return uids
 
 
 def own_uids(*, key_set: ApiKeySet) -> dict[int, str]:
-    """UIDs of the team's own accounts: the key set's family plus every key set's UID known here."""
+    """UIDs of the team's own accounts: the key set's family plus the UID of every active key set on
+    the same exchange."""
     uids = family_uids(key_set=key_set)
-    for ks in ApiKeySet.objects.exclude(uid=None):
+    for ks in _own_key_sets(paying=key_set):
         uids.setdefault(int(ks.uid or 0), f"key set {ks.label}")
     return uids
 

@@ -24,6 +24,7 @@ class FakeKeySet:
     pk: int = 7
     uid: int | None = None
     base_url: str = "http://127.0.0.1:9"
+    environment: str = "sandbox"
     asked: list[str] = field(default_factory=list)
     fail: bool = False
 

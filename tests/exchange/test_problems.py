@@ -26,6 +26,7 @@ class FakeKeySet:
     pk: int = 7
     uid: int | None = 10000001
     base_url: str = "http://127.0.0.1:8100"
+    environment: str = "sandbox"
 
     def credentials(self) -> tuple[str, str]:
         raise AssertionError("exchange_problem never needs the credentials")

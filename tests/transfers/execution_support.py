@@ -16,10 +16,10 @@ from typing import Any
 import requests
 from django.utils import timezone
 
-from accounts.models import AccountKind, ApiKeySet, KeySetStatus
+from accounts.models import AccountKind, ApiKeySet, KeySetStatus, SubAccount
 from bingx import endpoints
 from bingx.sandbox import SandboxServer
-from tests.factories import ApiKeySetFactory, UserFactory
+from tests.factories import ApiKeySetFactory, KeySetGrantFactory, UserFactory
 from transfers.models import Approval, Decision, Status, TransferKind, TransferRequest
 from transfers.payload import payload_build, payload_sha256
 from transfers.policy import policy_version_current
@@ -82,6 +82,17 @@ def make_key_set(
     )
 
 
+def discover_seed_subs(*, key_set: ApiKeySet) -> None:
+    """The seed's sub-accounts as discovery would mirror them from the main account (what execution
+    re-checks a family or sub-account recipient against)."""
+    main = key_set.parent if key_set.parent is not None else key_set
+    for account in SEED["accounts"]:
+        if main.uid is not None and account.get("master_uid") == int(main.uid):
+            SubAccount.objects.get_or_create(
+                main_key_set=main, sub_uid=account["uid"], defaults={"name": account["sub_account_string"]}
+            )
+
+
 def payload_for(
     kind: str, *, asset: str, amount: str, client_id: str, key_set: ApiKeySet, **fields: Any
 ) -> dict[str, Any]:
@@ -101,7 +112,8 @@ def approved_request(
     status: str = Status.APPROVED,
     **fields: Any,
 ) -> TransferRequest:
-    """An approved request (one approval by someone other than the requester), as the workflow leaves it."""
+    """An approved request (one approval by someone other than the requester, who holds the approve
+    grant; the recipient one of the family's discovered sub-accounts), as the workflow leaves it."""
     if kind == TransferKind.INNER:
         fields = {"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1, **fields}
     elif kind == TransferKind.WALLET:
@@ -139,6 +151,8 @@ def approved_request(
         expires_at=now + timedelta(hours=24),
         decided_at=now,
     )
+    KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+    discover_seed_subs(key_set=key_set)
     Approval.objects.create(
         request=req, approver=approver, decision=Decision.APPROVE, payload_sha256=req.payload_sha256
     )

@@ -1,31 +1,191 @@
-"""What execution re-checks after the claim and before anything is sent."""
+"""What execution re-checks after the claim and before anything is sent.
+
+Everything approval relied on must still hold when the worker is about to send (shared/DESIGN.md §4).
+Two lists of small named checks; each returns a sentence for people (ending "nothing was sent") or None:
+
+- REQUEST_CHECKS: the request as a whole (payload hash, key set, base URL, policy version, maximum
+  age, recipient, quorum). The first refusal wins and the request ends FAILED.
+- APPROVAL_CHECKS: why one approval no longer counts (approver deactivated, approve grant revoked).
+  `approvals_still_count` counts the approvals passing all of them the way the approval quorum does
+  (transfers.services.decisions `_decided_status`: approvals of the current payload hash by people
+  other than the requester); short of the quorum, the request fails naming who was dropped and why.
+
+Another check is one more function appended to either list.
+"""
 
 from __future__ import annotations
 
-from accounts.models import KeySetStatus
-from transfers.models import Approval, Decision, TransferRequest
+from datetime import timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.access import Capability, user_can
+from accounts.models import KeySetStatus, User
+from exchange.base_urls import base_url_refusal
+from transfers.models import Approval, Decision, RecipientType, TransferKind, TransferRequest
 from transfers.payload import payload_verify
 from transfers.policy import policy_version_current
+from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
+
+NOTHING_SENT = "nothing was sent"
 
 
-def refusal_reason(req: TransferRequest) -> str | None:
-    """Why this request must not be sent now, or None. Runs after the claim, before any call."""
+class RequestCheck(Protocol):
+    def __call__(self, *, req: TransferRequest) -> str | None: ...
+
+
+class ApprovalCheck(Protocol):
+    def __call__(self, *, req: TransferRequest, approval: Approval) -> str | None: ...
+
+
+def _person(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# --- why one approval no longer counts ------------------------------------------------------------
+
+
+def approver_active(*, req: TransferRequest, approval: Approval) -> str | None:
+    if not approval.approver.is_active:
+        return f"{_person(approval.approver)} has been deactivated"
+    return None
+
+
+def approver_holds_approve(*, req: TransferRequest, approval: Approval) -> str | None:
+    if not user_can(user=approval.approver, key_set=req.key_set, capability=Capability.APPROVE):
+        return f"{_person(approval.approver)} no longer holds approve on “{req.key_set.label}”"
+    return None
+
+
+APPROVAL_CHECKS: list[ApprovalCheck] = [approver_active, approver_holds_approve]
+
+
+def approvals_counted(*, req: TransferRequest) -> QuerySet[Approval]:
+    """The approvals the quorum counted: this payload hash, by people other than the requester."""
+    return (
+        Approval.objects.filter(request=req, decision=Decision.APPROVE, payload_sha256=req.payload_sha256)
+        .exclude(approver_id=req.requested_by_id)
+        .select_related("approver")
+        .order_by("pk")
+    )
+
+
+# --- the request as a whole ----------------------------------------------------------------------
+
+
+def payload_intact(*, req: TransferRequest) -> str | None:
     if not payload_verify(request=req):
-        return "The payload no longer matches its approved SHA-256; nothing was sent."
-    approvals = Approval.objects.filter(
-        request=req, decision=Decision.APPROVE, payload_sha256=req.payload_sha256
-    ).exclude(approver_id=req.requested_by_id)
-    if approvals.count() < req.required_approvals:
-        return (
-            f"Only {approvals.count()} of {req.required_approvals} required approvals match the payload; "
-            "nothing was sent."
-        )
+        return f"The payload no longer matches its approved SHA-256; {NOTHING_SENT}."
+    return None
+
+
+def key_set_active(*, req: TransferRequest) -> str | None:
     if req.key_set.status != KeySetStatus.ACTIVE:
-        return f"Key set “{req.key_set.label}” is not active; nothing was sent."
+        return f"Key set “{req.key_set.label}” is not active; {NOTHING_SENT}."
+    return None
+
+
+def key_set_base_url_allowed(*, req: TransferRequest) -> str | None:
+    ks = req.key_set
+    reason = base_url_refusal(environment=ks.environment, base_url=ks.base_url)
+    if reason is not None:
+        return f"Key set “{ks.label}” may not call {ks.base_url}: {reason} {NOTHING_SENT.capitalize()}."
+    return None
+
+
+def policy_unchanged(*, req: TransferRequest) -> str | None:
     current = policy_version_current()
     if current != req.policy_version:
         return (
             f"The approval policy changed after this request was approved (v{req.policy_version} → "
-            f"v{current}); nothing was sent. Submit a new request."
+            f"v{current}); {NOTHING_SENT}. Submit a new request."
         )
+    return None
+
+
+def younger_than_max_age(*, req: TransferRequest) -> str | None:
+    hours = settings.TRANSFER_MAX_AGE_HOURS
+    if timezone.now() - req.created_at > timedelta(hours=hours):
+        return (
+            f"This request is older than the maximum age of {hours} hours (submitted "
+            f"{req.created_at:%Y-%m-%d %H:%M} UTC); {NOTHING_SENT}. Submit a new request."
+        )
+    return None
+
+
+def recipient_still_allowed(*, req: TransferRequest) -> str | None:
+    """Inner transfers: still one of our own accounts or an active address-book entry. Family moves:
+    both sides still the main account or a sub-account discovered from it."""
+    p = req.payload
+    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        what = f"{RecipientType(int(p['recipient_type'])).label} {p['recipient_account']}"
+        try:
+            clean = recipient_clean(
+                recipient_type=p["recipient_type"],
+                account=str(p["recipient_account"]),
+                calling_code=str(p.get("calling_code") or ""),
+            )
+            recipient_check(key_set=req.key_set, recipient=clean)
+        except RecipientRefused:
+            return (
+                f"The recipient {what} is no longer allowed: it has no active address-book entry and is not "
+                f"one of the team's own accounts; {NOTHING_SENT}."
+            )
+    elif req.kind == TransferKind.FAMILY:
+        family = family_uids(key_set=req.key_set)
+        main_uid = int(req.key_set.uid) if req.key_set.uid is not None else None
+        for side in ("from", "to"):
+            uid = int(p[f"{side}_uid"])
+            known = uid == main_uid if int(p[f"{side}_type"]) == 1 else uid in family
+            if not known:
+                return (
+                    f"UID {uid} is no longer this key set's main account or a sub-account discovered from "
+                    f"it; {NOTHING_SENT}."
+                )
+    return None
+
+
+def approvals_still_count(*, req: TransferRequest) -> str | None:
+    counted = 0
+    dropped: list[str] = []
+    for approval in approvals_counted(req=req):
+        reasons = [r for check in APPROVAL_CHECKS if (r := check(req=req, approval=approval)) is not None]
+        if reasons:
+            dropped.append(reasons[0])
+        else:
+            counted += 1
+    if counted >= req.required_approvals:
+        return None
+    if dropped:
+        return (
+            f"{'; '.join(dropped)}: only {counted} of {req.required_approvals} required approvals still "
+            f"count; {NOTHING_SENT}."
+        )
+    return f"Only {counted} of {req.required_approvals} required approvals match the payload; {NOTHING_SENT}."
+
+
+REQUEST_CHECKS: list[RequestCheck] = [
+    payload_intact,
+    key_set_active,
+    key_set_base_url_allowed,
+    policy_unchanged,
+    younger_than_max_age,
+    recipient_still_allowed,
+    approvals_still_count,
+]
+
+
+def refusal_reason(req: TransferRequest) -> str | None:
+    """Why this request must not be sent now, or None. Runs after the claim, before any call."""
+    for check in REQUEST_CHECKS:
+        try:
+            reason = check(req=req)
+        except (KeyError, TypeError, ValueError) as exc:  # a payload that cannot be checked is not sent
+            name = getattr(check, "__name__", "a check")
+            reason = f"The request cannot be re-checked ({name}: {exc!r}); {NOTHING_SENT}."
+        if reason is not None:
+            return reason
     return None
