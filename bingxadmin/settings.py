@@ -245,6 +245,9 @@ BINGX_SANDBOX_ALLOWED_HOSTS = env.list(
     "BINGX_SANDBOX_ALLOWED_HOSTS", default=["127.0.0.1", "::1", "localhost"]
 )
 RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default=REDIS_URL)  # empty: file-backed limiter in VAR_DIR
+# Desks sharing one Redis keep their limiter state apart only if they serve different BingX accounts;
+# the worker tests give each test its own prefix.
+RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", default="bingx:rl:")
 # Multiplies BingX's documented per-UID limits (tests and benchmarks against a scaled sandbox).
 BINGX_RATE_LIMIT_SCALE = env.float("BINGX_RATE_LIMIT_SCALE", default=1.0)
 

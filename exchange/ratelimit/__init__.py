@@ -28,7 +28,7 @@ from pathlib import Path
 from django.conf import settings
 
 from bingx.endpoints import DEFAULT_PER_UID_LIMIT, endpoint_for
-from exchange.ratelimit.base import RateLimitUnavailable, Store
+from exchange.ratelimit.base import INFLIGHT_MS, RateLimitUnavailable, Store, hold_ms_for_timeouts
 from exchange.ratelimit.file import FileStore
 from exchange.ratelimit.redis import RedisStore
 
@@ -83,11 +83,12 @@ _stores_lock = threading.Lock()
 def store() -> Store:
     """The store for the current settings (cached per URL/directory; the Redis client pools connections)."""
     url = settings.RATE_LIMIT_URL
-    ident = url or f"file:{settings.VAR_DIR}"
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
+    ident = f"{url}#{prefix}" if url else f"file:{settings.VAR_DIR}"
     with _stores_lock:
         found = _stores.get(ident)
         if found is None:
-            found = RedisStore(url) if url else FileStore(Path(settings.VAR_DIR) / "ratelimit")
+            found = RedisStore(url, prefix=prefix) if url else FileStore(Path(settings.VAR_DIR) / "ratelimit")
             _stores[ident] = found
         return found
 
@@ -98,10 +99,10 @@ class Acquired:
     token: str | None = None  # None: the endpoint is not limited, nothing to settle
 
 
-def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S) -> Acquired:
+def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S, hold_ms: int = INFLIGHT_MS) -> Acquired:
     """Block until a token for (scope, path) is free; raise RateLimitUnavailable beyond `max_wait`.
 
-    The token counts as in flight until `settle` (or until it lapses, base.INFLIGHT_MS)."""
+    The token counts as in flight until `settle`, or until `hold_ms` passed without one."""
     limit = limit_for(path)
     if limit is None:
         return Acquired(waited_s=0.0)
@@ -110,7 +111,7 @@ def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S) -> Acquired:
     started = time.monotonic()
     limiter = store()
     while True:
-        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS, token)
+        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS, token, hold_ms)
         if wait_ms <= 0:
             return Acquired(waited_s=time.monotonic() - started, token=token)
         waited = time.monotonic() - started
@@ -150,13 +151,20 @@ class Pacer:
     `bingx.Client` calls `before_request(method, path)` right before sending and `on_response` after
     every attempt (bingx/client.py), in the same thread; the pending token is kept per thread."""
 
-    def __init__(self, *, scope: str, max_wait: float = MAX_WAIT_S) -> None:
+    def __init__(self, *, scope: str, max_wait: float = MAX_WAIT_S, hold_ms: int | None = None) -> None:
         self.scope = scope
         self.max_wait = max_wait
+        self.hold_ms = (
+            hold_ms
+            if hold_ms is not None
+            else hold_ms_for_timeouts(
+                connect_s=settings.BINGX_TIMEOUT_CONNECT, read_s=settings.BINGX_TIMEOUT_READ
+            )
+        )
         self._pending = threading.local()
 
     def before_request(self, method: str, path: str) -> None:
-        acquired = acquire(scope=self.scope, path=path, max_wait=self.max_wait)
+        acquired = acquire(scope=self.scope, path=path, max_wait=self.max_wait, hold_ms=self.hold_ms)
         self._pending.call = (path, acquired.token)
 
     def after_response(self, path: str) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Protocol
 
 STORE_DOWN_RETRY_S = 5.0  # when the store cannot be reached: retry the whole task this much later
-# How long an unsettled token holds its slot at most (a worker killed mid-call never settles): longer
-# than any call can take (connect + read timeout), so a slow call's slot is never handed out early.
+# How long an unsettled token holds its slot at most (a worker killed mid-call never settles). Clients
+# pass their own bound, connect + read timeout + 1 s (`hold_ms_for_timeouts`): no answer can come
+# later than that, so a slow call's slot is never handed out early and a dead worker's not for long.
 INFLIGHT_MS = 30_000
 # While only in-flight tokens stand in the way, callers look again this often (they settle any moment).
 INFLIGHT_POLL_MS = 20
@@ -28,8 +29,8 @@ class RateLimitUnavailable(Exception):
 
 
 class Store(Protocol):
-    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
-        """Grant `token` (return 0; it counts as in flight) or return the ms until one may be free."""
+    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
+        """Grant `token` (return 0; in flight for up to `hold_ms`) or return the ms until one may be free."""
 
     def settle(self, key: str, token: str, window_ms: int) -> None:
         """The call behind `token` has been answered (or failed): count it from now."""
@@ -38,10 +39,15 @@ class Store(Protocol):
         """Refuse every token for `key` for the next `wait_ms` milliseconds."""
 
 
+def hold_ms_for_timeouts(*, connect_s: float, read_s: float) -> int:
+    """The longest a call can be in flight: its connect and read timeouts, plus a second of slack."""
+    return int((connect_s + read_s) * 1000) + 1000
+
+
 def wait_for(*, stamps: list[int], limit: int, window_ms: int, now: int) -> int:
     """Milliseconds until fewer than `limit` of `stamps` lie within the window ending at a future now.
 
-    `stamps` are settled times (≤ now) and in-flight holds (> now: `grant + INFLIGHT_MS`). When an
+    `stamps` are settled times (≤ now) and in-flight holds (> now: `grant + hold_ms`). When an
     in-flight hold is the one in the way, answer a short poll instead of its far-off expiry.
     """
     live = sorted(s for s in stamps if s > now - window_ms)

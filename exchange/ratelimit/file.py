@@ -1,7 +1,7 @@
 """The embedded store: one small JSON file per key, read-modify-written under an exclusive `fcntl`
 lock, which holds across processes on one machine. Used when no RATE_LIMIT_URL is set.
 
-State: `{"hits": {token: stamp}, "blocked_until": ms}`; a stamp is `grant + INFLIGHT_MS` while the
+State: `{"hits": {token: stamp}, "blocked_until": ms}`; a stamp is `grant + hold_ms` while the
 call is in flight and the answer's time once settled (base.py)."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class FileStore:
         os.ftruncate(fd, 0)
         os.write(fd, data)
 
-    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
+    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
         try:
             with self._locked(key) as (fd, state):
                 now = int(time.time() * 1000)
@@ -63,7 +63,7 @@ class FileStore:
                 hits = _hits(state, now=now, window_ms=window_ms)
                 wait_ms = wait_for(stamps=list(hits.values()), limit=limit, window_ms=window_ms, now=now)
                 if wait_ms == 0:
-                    hits[token] = now + INFLIGHT_MS
+                    hits[token] = now + hold_ms
                     state["hits"] = hits
                     self._write(fd, state)
                 return wait_ms

@@ -1,7 +1,7 @@
 """The production store: a moving window per key in a Redis sorted set, on Redis's own clock.
 
 Lua scripts answer "granted" or "wait N ms" and settle tokens atomically, so processes on machines
-with drifting clocks still agree. A granted token is scored `now + INFLIGHT_MS` (it holds its slot
+with drifting clocks still agree. A granted token is scored `now + hold_ms` (it holds its slot
 while the call is on the wire) until `settle` re-scores it with the answer's time (base.py). The
 store is unreachable → `RateLimitUnavailable` (fail closed).
 """
@@ -59,7 +59,8 @@ return 0
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, prefix: str = "bingx:rl:") -> None:
+        self._prefix = prefix
         import redis
 
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
@@ -68,13 +69,12 @@ class RedisStore:
         self._block = self._redis.register_script(_BLOCK_LUA)
         self._settle = self._redis.register_script(_SETTLE_LUA)
 
-    @staticmethod
-    def _keys(key: str) -> list[str]:
-        return [f"bingx:rl:{key}", f"bingx:rl:block:{key}"]
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self._prefix}{key}", f"{self._prefix}block:{key}"]
 
-    def take(self, key: str, limit: int, window_ms: int, token: str) -> int:
+    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
         try:
-            args: list[str | int] = [limit, window_ms, token, INFLIGHT_MS, INFLIGHT_POLL_MS]
+            args: list[str | int] = [limit, window_ms, token, hold_ms, INFLIGHT_POLL_MS]
             return int(self._take(keys=self._keys(key), args=args))
         except self._errors as exc:
             raise RateLimitUnavailable(

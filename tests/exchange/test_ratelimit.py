@@ -223,3 +223,29 @@ def test_the_pacer_settles_when_the_answer_is_reported(file_limiter):
     started = time.monotonic()
     pacer.before_request("POST", INNER_APPLY)  # settled slots free up one window later, not after 30 s
     assert time.monotonic() - started < WINDOW / 1000 + 0.2
+
+
+def test_an_unsettled_token_frees_its_slot_after_its_hold(any_limiter):
+    # A worker killed mid-call never settles; its slot comes back once no answer can be late any more.
+    scope = f"test-{uuid.uuid4().hex}"
+    acquire(scope=scope, path=INNER_APPLY, hold_ms=300)
+    acquire(scope=scope, path=INNER_APPLY, hold_ms=300)
+    started = time.monotonic()
+    _call(scope=scope, max_wait=5)
+    waited = time.monotonic() - started
+    assert 0.3 + WINDOW / 1000 - 0.05 <= waited < 0.3 + WINDOW / 1000 + 0.5
+
+
+def test_clients_hold_a_slot_for_their_own_timeouts(settings):
+    settings.BINGX_TIMEOUT_CONNECT, settings.BINGX_TIMEOUT_READ = 3.05, 10.0
+    assert ratelimit.Pacer(scope="s").hold_ms == 14_050
+
+
+def test_the_key_prefix_keeps_two_limiters_apart(redis_limiter, settings):
+    scope = f"test-{uuid.uuid4().hex}"
+    _call(scope=scope)
+    _call(scope=scope)
+    settings.RATE_LIMIT_KEY_PREFIX = f"other-{uuid.uuid4().hex}:"
+    started = time.monotonic()
+    _call(scope=scope)  # a fresh window under the other prefix
+    assert time.monotonic() - started < 0.5

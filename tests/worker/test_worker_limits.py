@@ -4,8 +4,6 @@ a block someone else caused defers the transfer (never fails or repeats it)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,20 +25,6 @@ from transfers.models import ExecutionAttempt, Status
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PENALTIES = [pytest.param(300_000, id="penalty-5-minutes"), pytest.param("window", id="penalty-window")]
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiter() -> Iterator[None]:
-    """Shared-limiter keys (Redis) outlive a test; a 5-minute block must not leak into the next one."""
-    yield
-    url = os.environ.get("REDIS_URL", "")
-    if url:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter("bingx:rl:*"))
-        if keys:
-            client.delete(*keys)
 
 
 @pytest.mark.parametrize("penalty", PENALTIES)
