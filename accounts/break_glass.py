@@ -40,7 +40,7 @@ def admin_change_audit(
         obj=instance,
         after={
             "model": model._meta.label_lower if model is not None else None,
-            "object_id": instance.object_id,
+            "object_id": None if instance.object_id is None else str(instance.object_id),
             "object": instance.object_repr,
             "change": instance.get_change_message(),
             "superuser": bool(actor and actor.is_superuser),
