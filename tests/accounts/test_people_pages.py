@@ -26,9 +26,11 @@ def _client(user: User) -> Client:
     return client
 
 
-def test_people_pages_are_for_administrators(admin1, approver, viewer):
+def test_people_pages_are_for_administrators(admin1, approver, viewer, granted):
     assert _client(admin1).get(reverse("people:list")).status_code == 200
-    assert _client(admin1).get(reverse("people:detail", args=[viewer.pk])).status_code == 200
+    page = _client(admin1).get(reverse("people:detail", args=[viewer.pk])).content.decode()
+    assert "Treasury main" in page  # the viewer's grant, and the key set to grant on
+    assert 'value="grant_revoke"' in page
     assert _client(admin1).get(reverse("people:detail", args=[987654])).status_code == 404
     for url in (reverse("people:list"), reverse("people:new"), reverse("people:detail", args=[viewer.pk])):
         assert _client(approver).get(url).status_code == 403, url
