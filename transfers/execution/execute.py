@@ -4,7 +4,8 @@ Celery delivers at least once; exactly-once comes from the database and the exch
 
 1. Claim APPROVED → SUBMITTING with one conditional UPDATE. A duplicate delivery, a second worker
    or a finished request finds nothing to claim and returns. No row lock is held over the network.
-2. Re-check (payload hash, approvals, key set, policy version: `checks.refusal_reason`) outside any
+2. Re-check what approval relied on (payload hash, key set and its base URL, policy version, maximum
+   age, recipient, approvers still active and holding approve: `checks.refusal_reason`) outside any
    transaction; a refusal ends the request FAILED with nothing sent.
 3. Call the endpoint for the kind (`plan.plan_call`; a shared rate-limit token is taken by the
    client's `before_request` hook; inner transfers carry the request's client id as `transferClientId`).
