@@ -1,10 +1,11 @@
 """Django admin for the accounts app.
 
 No secret field is ever shown. Key sets are added and their secrets replaced only on the key-set
-pages (through the services); here an administrator may rename, set the rotate-by date, activate
-or deactivate — each through the same services and rules. Non-superusers see only the key sets
-the access rules give them. Grants, snapshots and the audit log are read-only. Users and groups are
-read-only for everyone but a superuser, whose changes are audited (accounts.break_glass).
+pages (through the services); here an administrator may rename, set the rotate-by date or
+deactivate — each through the same services and rules (activation needs a second-factor step-up, so
+it is on the key-set page only). Non-superusers see only the key sets the access rules give them.
+Grants, snapshots and the audit log are read-only. Users and groups are read-only for everyone but a
+superuser, whose changes are audited (accounts.break_glass).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from accounts.models import (
     SubAccount,
     User,
 )
-from accounts.services.key_sets import KeySetRefused, key_set_activate, key_set_deactivate, key_set_update
+from accounts.services.key_sets import KeySetRefused, key_set_deactivate, key_set_update
 
 
 class SuperuserOnlyChanges:
@@ -127,7 +128,7 @@ class ApiKeySetAdmin(admin.ModelAdmin):
         "activated_at",
     )
     readonly_fields = tuple(f for f in fields if f not in ("label", "rotate_by"))
-    actions = ("activate_selected", "deactivate_selected")
+    actions = ("deactivate_selected",)  # activation needs a second-factor step-up: the key-set page
 
     @admin.display(boolean=True, description="Sandbox")
     def sandbox(self, obj: ApiKeySet) -> bool:
@@ -170,10 +171,6 @@ class ApiKeySetAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{key_set.label}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{key_set.label}: {done}", messages.SUCCESS)
-
-    @admin.action(description="Activate selected key sets (second administrator)")
-    def activate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
-        self._run(request, queryset, key_set_activate, "activated")
 
     @admin.action(description="Deactivate selected key sets")
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:

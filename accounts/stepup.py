@@ -77,6 +77,11 @@ def _challenges(*, user: User, purpose: str, binding: bytes | None) -> list[byte
     return [stepup_challenge_bytes(user=user, purpose=purpose, binding=None, slot=s) for s in (now, now - 1)]
 
 
+def stepup_binding(*, subject: str, object_id: int, decision: str) -> bytes:
+    """What a decision's passkey challenge is derived from, e.g. b"policy-change:7\ndecision:approve"."""
+    return f"{subject}:{object_id}\ndecision:{decision}".encode()
+
+
 def stepup_challenge(*, user: User, purpose: str, binding: bytes | None = None) -> dict[str, Any]:
     """PublicKeyCredentialRequestOptions (JSON-ready) for the include's passkey button; allowCredentials
     empty when the person has no passkey (the include then shows the code field only)."""

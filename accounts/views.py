@@ -162,11 +162,13 @@ def keyset_replace_secret(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _state_change(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
+def _state_change(
+    request: HttpRequest, pk: int, action: Callable[..., Any], done: str, **extra: Any
+) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_get_for(user=user, pk=pk)
     try:
-        action(actor=user, key_set_id=key_set.pk, ip=_ip(request))
+        action(actor=user, key_set_id=key_set.pk, ip=_ip(request), **extra)
     except KeySetRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -177,7 +179,7 @@ def _state_change(request: HttpRequest, pk: int, action: Callable[..., Any], don
 @require_POST
 @_denied_is_403
 def keyset_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _state_change(request, pk, key_set_activate, "Key set activated.")
+    return _state_change(request, pk, key_set_activate, "Key set activated.", stepup=request.POST)
 
 
 @require_POST

@@ -45,6 +45,7 @@ def run(broker: str, count: int) -> None:
 
     from bingx.sandbox import SandboxServer
     from tests.factories import DEFAULT_PASSWORD, KeySetGrantFactory, UserFactory
+    from tests.stepup_support import stepup_data
     from transfers.models import Status, TransferRequest
     from transfers.services.decisions import transfer_request_approve
 
@@ -73,7 +74,7 @@ def run(broker: str, count: int) -> None:
         for req in pending:
             with transaction.atomic():
                 transaction.on_commit(stamp(req.client_id))
-                transfer_request_approve(request_id=req.pk, approver=approver, password=DEFAULT_PASSWORD)
+                transfer_request_approve(request_id=req.pk, approver=approver, stepup=stepup_data(approver))
             time.sleep(SPACING_S)
         ids = [r.pk for r in pending]
         wait(

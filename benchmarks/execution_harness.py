@@ -141,6 +141,7 @@ def inner_request(*, key_set: Any, amount: str, status: str, requester: Any, app
 
     from django.utils import timezone
 
+    from transfers.approval_proof import approval_seal
     from transfers.models import Approval, Decision, TransferKind, TransferRequest
     from transfers.payload import new_client_id, payload_build, payload_sha256
     from transfers.policy import policy_version_current
@@ -174,7 +175,19 @@ def inner_request(*, key_set: Any, amount: str, status: str, requester: Any, app
     )
     if approver is not None:
         Approval.objects.create(
-            request=req, approver=approver, decision=Decision.APPROVE, payload_sha256=req.payload_sha256
+            request=req,
+            approver=approver,
+            decision=Decision.APPROVE,
+            payload_sha256=req.payload_sha256,
+            stepup_method="totp",
+            stepup_seal=approval_seal(
+                request_id=req.pk,
+                decision=Decision.APPROVE,
+                payload_sha256=req.payload_sha256,
+                approver_id=approver.pk,
+                method="totp",
+                assertion={},
+            ),
         )
     return req
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 from pathlib import Path
@@ -30,13 +31,27 @@ def logins_read(path: Path) -> dict[str, str]:
     return found
 
 
-def logins_write(path: Path, passwords: dict[str, str]) -> None:
+def totp_secrets_read(path: Path) -> dict[str, str]:
+    """username → TOTP secret (base32, the third column) from the logins file."""
+    found: dict[str, str] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and not line.startswith("#") and re.fullmatch(r"[A-Z2-7]{16,}=*", parts[2]):
+            found[parts[0]] = parts[2]
+    return found
+
+
+def logins_write(path: Path, passwords: dict[str, str], totp_secrets: dict[str, str] | None = None) -> None:
+    secrets_by_user = totp_secrets or {}
     lines = [
         "# bingxadmin demo logins (written by manage.py demo_seed; sandbox money only).",
-        "# username  password        role",
+        "# username  password          TOTP secret (authenticator app)      role",
     ]
     for user in DEMO_USERS:
-        lines.append(f"{user.username:<10}{passwords[user.username]:<18}{user.role}")
+        secret = secrets_by_user.get(user.username, "-")
+        lines.append(f"{user.username:<10}{passwords[user.username]:<18}{secret:<37}{user.role}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

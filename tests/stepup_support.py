@@ -38,3 +38,21 @@ def login_verified(client: Client, user: User) -> None:
     session = client.session
     session[SESSION_KEY] = "totp"
     session.save()
+
+
+def totp_approval_fields(
+    *, request_id: int, approver: User, payload_sha256: str, decision: str = "approve"
+) -> dict:
+    """Approval columns as the desk writes them for a TOTP-confirmed decision (the seal included), for
+    tests and benchmarks that create approved requests without going through the approval step."""
+    from transfers.approval_proof import approval_seal
+
+    seal = approval_seal(
+        request_id=request_id,
+        decision=decision,
+        payload_sha256=payload_sha256,
+        approver_id=approver.pk,
+        method="totp",
+        assertion={},
+    )
+    return {"stepup_method": "totp", "stepup_assertion": {}, "stepup_seal": seal}

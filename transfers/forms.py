@@ -172,11 +172,8 @@ REQUEST_FORMS: dict[str, type[RequestForm]] = {
 
 
 class DecisionForm(forms.Form):
-    password = forms.CharField(
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "current-password"}),
-        label="Your password",
-        help_text="Re-enter your password to confirm this decision.",
-    )
+    """The comment; the second factor comes in the step-up fields (templates/accounts/_stepup.html)."""
+
     comment = forms.CharField(max_length=500, required=False, widget=forms.TextInput())
 
 

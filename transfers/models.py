@@ -118,6 +118,12 @@ class PolicyRule(models.Model):
         **MONEY, null=True, blank=True, help_text="Applies at or above this amount."
     )
     required_approvals = models.PositiveSmallIntegerField(default=1)
+    passkey_required_above = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Above this amount only passkey-signed approvals count towards the quorum.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -281,6 +287,12 @@ class TransferRequest(models.Model):
         return format(Decimal(self.payload["amount"]), "f")
 
 
+class StepUpMethod(models.TextChoices):
+    WEBAUTHN = "webauthn", "Passkey-signed"
+    TOTP = "totp", "TOTP code"
+    RECOVERY = "recovery", "Recovery code"
+
+
 class Approval(models.Model):
     request = models.ForeignKey(TransferRequest, on_delete=models.CASCADE, related_name="approvals")
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -290,6 +302,12 @@ class Approval(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The second factor that confirmed it (transfers/approval_proof.py): the method, a passkey's
+    # assertion (credential id, authenticator data, client data JSON, signature; base64url) and the
+    # desk's seal, an HMAC over request, decision, payload hash, approver, method and assertion.
+    stepup_method = models.CharField(max_length=16, choices=StepUpMethod.choices, blank=True)
+    stepup_assertion = models.JSONField(default=dict, blank=True)
+    stepup_seal = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["created_at"]

@@ -98,7 +98,7 @@ class HistoryFilters:
 
 
 def history_for(*, user: User, filters: HistoryFilters) -> QuerySet[TransferRequest]:
-    qs = requests_visible_to(user=user).order_by("-created_at")
+    qs = requests_visible_to(user=user).order_by("-created_at").prefetch_related("approvals__approver")
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.kind:

@@ -9,6 +9,7 @@ the transaction; the transfers app marks that key set's pending requests stale i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -21,6 +22,7 @@ from accounts.four_eyes import second_person_ensure
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetStatus, User
 from accounts.services.validation import base_url_for, credential_clean, validation_message
 from accounts.signals import key_set_changed_send
+from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 
 
 class KeySetRefused(Exception):
@@ -215,11 +217,34 @@ def key_set_replace_secret(
     return key_set
 
 
-@transaction.atomic
-def key_set_activate(*, actor: User, key_set_id: int, ip: str | None = None) -> ApiKeySet:
-    """Four eyes: only an administrator other than whoever created it or last changed its secret."""
+ACTIVATE_PURPOSE = "keyset.activate"
+
+
+def key_set_activate_binding(*, key_set_id: int) -> bytes:
+    return stepup_binding(subject="key-set", object_id=key_set_id, decision="activate")
+
+
+def key_set_activate(
+    *, actor: User, key_set_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> ApiKeySet:
+    """Four eyes: only an administrator other than whoever created it or last changed its secret,
+    confirmed with a second factor (checked first, outside the transaction: failures stay recorded)."""
     ensure_admin(user=actor)
-    key_set = key_set_lock(key_set_id=key_set_id)
+    _activation_refusal(actor=actor, key_set=ApiKeySet.objects.get(pk=key_set_id))  # before a code is spent
+    try:
+        stepup_verify(
+            user=actor,
+            data=stepup,
+            purpose=ACTIVATE_PURPOSE,
+            binding=key_set_activate_binding(key_set_id=key_set_id),
+            ip=ip,
+        )
+    except StepUpRefused as exc:
+        raise KeySetRefused(f"{exc} Nothing was changed.") from None
+    return _key_set_activate(actor=actor, key_set_id=key_set_id, ip=ip)
+
+
+def _activation_refusal(*, actor: User, key_set: ApiKeySet) -> None:
     if key_set.status == KeySetStatus.ACTIVE:
         raise KeySetRefused("This key set is already active.")
     second_person_ensure(
@@ -230,6 +255,13 @@ def key_set_activate(*, actor: User, key_set_id: int, ip: str | None = None) -> 
             "A second administrator must activate this key set: you created it or last changed its secret."
         ),
     )
+
+
+@transaction.atomic
+def _key_set_activate(*, actor: User, key_set_id: int, ip: str | None) -> ApiKeySet:
+    ensure_admin(user=actor)
+    key_set = key_set_lock(key_set_id=key_set_id)
+    _activation_refusal(actor=actor, key_set=key_set)
     before = {"status": key_set.status}
     key_set.status = KeySetStatus.ACTIVE
     key_set.activated_by = actor

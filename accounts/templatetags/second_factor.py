@@ -19,3 +19,17 @@ def stepup_json(options: dict[str, Any] | None) -> str:
 @register.filter
 def has_passkeys(options: dict[str, Any] | None) -> bool:
     return bool((options or {}).get("allowCredentials"))
+
+
+@register.simple_tag(takes_context=True)
+def stepup_options(context: Any, purpose: str, subject: str, object_id: int, decision: str) -> dict[str, Any]:
+    """`{% stepup_options "policy.approve" "policy-change" c.pk "approve" as opts %}`: the passkey
+    challenge derived from that decision (accounts.stepup.stepup_binding), for the signed-in person."""
+    from accounts.models import User
+    from accounts.stepup import stepup_binding, stepup_challenge
+
+    user = context["request"].user
+    if not isinstance(user, User):
+        return {}
+    binding = stepup_binding(subject=subject, object_id=int(object_id), decision=decision)
+    return stepup_challenge(user=user, purpose=purpose, binding=binding)

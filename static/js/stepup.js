@@ -19,6 +19,8 @@
           const code = form.querySelector("input.stepup-code");
           if (code) code.value = "";
           status.textContent = "Signed; sending…";
+          const action = button.getAttribute("data-formaction");
+          if (action) { form.action = action; form.submit(); return; }  // one form, two decisions
           const submitter = form.querySelector("[type=submit]");
           if (form.requestSubmit) form.requestSubmit(submitter || undefined); else form.submit();
         } catch (err) {

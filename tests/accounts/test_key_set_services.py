@@ -21,6 +21,7 @@ from accounts.services.key_sets import (
 )
 from tests.accounts.conftest import pending_request
 from tests.factories import ApiKeySetFactory, GroupFactory
+from tests.stepup_support import stepup_data
 from transfers.models import Status
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +121,7 @@ def test_only_administrators_create_key_sets(role, request):
 def test_creator_cannot_activate_their_own_key_set(admin1):
     ks = _create(admin1)
     with pytest.raises(KeySetRefused, match="second administrator"):
-        key_set_activate(actor=admin1, key_set_id=ks.pk)
+        key_set_activate(actor=admin1, stepup=stepup_data(admin1), key_set_id=ks.pk)
     ks.refresh_from_db()
     assert ks.status == KeySetStatus.PENDING_ACTIVATION
 
@@ -128,8 +129,8 @@ def test_creator_cannot_activate_their_own_key_set(admin1):
 def test_superuser_creator_cannot_activate_either(superuser, admin1):
     ks = _create(superuser)
     with pytest.raises(KeySetRefused, match="second administrator"):
-        key_set_activate(actor=superuser, key_set_id=ks.pk)
-    key_set_activate(actor=admin1, key_set_id=ks.pk)
+        key_set_activate(actor=superuser, stepup=stepup_data(superuser), key_set_id=ks.pk)
+    key_set_activate(actor=admin1, stepup=stepup_data(admin1), key_set_id=ks.pk)
     ks.refresh_from_db()
     assert ks.status == KeySetStatus.ACTIVE
     assert ks.activated_by == admin1
@@ -137,7 +138,7 @@ def test_superuser_creator_cannot_activate_either(superuser, admin1):
 
 def test_second_administrator_activates(admin1, admin2):
     ks = _create(admin1)
-    key_set_activate(actor=admin2, key_set_id=ks.pk)
+    key_set_activate(actor=admin2, stepup=stepup_data(admin2), key_set_id=ks.pk)
     ks.refresh_from_db()
     assert ks.status == KeySetStatus.ACTIVE
     assert ks.activated_by == admin2
@@ -149,14 +150,14 @@ def test_non_admin_with_a_grant_cannot_activate(admin1, approver):
     ks = _create(admin1)
     KeySetGrant.objects.create(key_set=ks, user=approver, can_view=True, can_approve=True)
     with pytest.raises(AccessDenied):
-        key_set_activate(actor=approver, key_set_id=ks.pk)
+        key_set_activate(actor=approver, stepup=stepup_data(approver), key_set_id=ks.pk)
     ks.refresh_from_db()
     assert ks.status == KeySetStatus.PENDING_ACTIVATION
 
 
 def test_replacing_the_secret_returns_to_pending_and_stales_pending_requests(admin1, admin2, requester):
     ks = _create(admin1)
-    key_set_activate(actor=admin2, key_set_id=ks.pk)
+    key_set_activate(actor=admin2, stepup=stepup_data(admin2), key_set_id=ks.pk)
     pending = pending_request(ks, requester)
     done = pending_request(ks, requester, status=Status.SUCCEEDED)
     key_set_replace_secret(
@@ -184,10 +185,10 @@ def test_whoever_replaced_the_secret_cannot_activate_but_the_creator_can(admin1,
         actor=admin2, key_set_id=ks.pk, api_key="replacement-key-0000WXYZ", secret=NEW_SECRET
     )
     with pytest.raises(KeySetRefused, match="second administrator"):
-        key_set_activate(actor=admin2, key_set_id=ks.pk)
+        key_set_activate(actor=admin2, stepup=stepup_data(admin2), key_set_id=ks.pk)
     # admin1 created it, so admin1 cannot activate either: a third administrator is needed.
     with pytest.raises(KeySetRefused):
-        key_set_activate(actor=admin1, key_set_id=ks.pk)
+        key_set_activate(actor=admin1, stepup=stepup_data(admin1), key_set_id=ks.pk)
 
 
 def test_bad_replacement_secret_changes_nothing(admin1, key_set):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import ApiKeySet, AuditEvent, KeySetGrant, KeySetStatus
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory
+from tests.stepup_support import stepup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +219,7 @@ def test_admin_activation_flow_through_the_pages(admin1, admin2):
     assert "second administrator" in refused.content.decode()
     key_set.refresh_from_db()
     assert key_set.status == KeySetStatus.PENDING_ACTIVATION
-    _client(admin2).post(reverse("accounts:keyset_activate", args=[key_set.pk]))
+    _client(admin2).post(reverse("accounts:keyset_activate", args=[key_set.pk]), stepup_data(admin2))
     key_set.refresh_from_db()
     assert key_set.status == KeySetStatus.ACTIVE
     _client(admin1).post(reverse("accounts:keyset_deactivate", args=[key_set.pk]))

@@ -1,5 +1,6 @@
 """The two-person workflow in a real browser: alice requests, cannot approve her own request, bob
-approves with his password (a second flow: bob rejects). Two browser contexts, two people.
+approves with a code from his authenticator app (a second flow: bob rejects). Two browser contexts,
+two people.
 
 The key set talks to an in-process sandbox exchange, so the form's "available on the exchange"
 widget shows real numbers. Execution is not part of this flow: the enqueue is recorded instead.
@@ -15,10 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from accounts.models import AccountKind, ApiKeySet, SubAccount
+from accounts.models import AccountKind, ApiKeySet, SubAccount, User
+from accounts.second_factor import second_factor_required
 from bingx import Client
 from bingx.sandbox import SandboxServer
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory
+from tests.stepup_support import totp_code
 from tests.transfers.workflow_support import MAIN_UID, PASSWORD, SUB1_UID, SUB2_UID, member
 from transfers.models import Status, TransferRequest
 
@@ -96,7 +99,13 @@ def login(browser: Browser, base_url: str, username: str) -> tuple[BrowserContex
     page.goto("/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
+    user = User.objects.get(username=username)
+    code = totp_code(user) if second_factor_required(user=user) else ""  # enrols the app on first use
     page.click("main button[type=submit]")
+    if code:  # the login's second step: the app's current code
+        expect(page).to_have_url(re.compile(r"/account/second-factor/"))
+        page.fill("#stepup-code", code)
+        page.click("main button[type=submit]")
     expect(page.locator("header .who")).to_have_text(username)
     return context, page
 
@@ -122,6 +131,7 @@ def test_alice_requests_bob_approves_and_another_is_rejected(
 ) -> None:
     alice_ctx, alice = login(browser, live_server.url, "alice")
     bob_ctx, bob = login(browser, live_server.url, "bob")
+    bob_user = User.objects.get(username="bob")
 
     # alice asks for a transfer; the form shows what the exchange says can be moved.
     pk = request_wallet_transfer(alice, "100.5", take_shot=True)
@@ -138,18 +148,19 @@ def test_alice_requests_bob_approves_and_another_is_rejected(
     expect(alice.locator("#cannot-decide")).to_contain_text("someone else must approve")
     shot(alice, "03-detail-pending")
 
-    # bob finds it in his queue and approves with his password.
+    # bob finds it in his queue and approves with a code from his app.
     bob.goto("/transfers/queue/")
     expect(bob.locator("#queue")).to_contain_text(f"#{pk}")
     shot(bob, "04-queue")
     bob.click(f"#queue a:text-is('#{pk}')")
     expect(bob.locator("#approve")).to_be_visible()
-    bob.fill("#id_password", PASSWORD)
+    bob.fill("#stepup-code", totp_code(bob_user))
     bob.fill("#id_comment", "checked the amount")
     bob.click("#approve")
     expect(bob.locator("#status-badge")).to_have_text("Approved, waiting for execution")
     expect(bob.locator("#decisions")).to_contain_text("bob")
     expect(bob.locator("#decisions")).to_contain_text("checked the amount")
+    expect(bob.locator("#decisions .second-factor.totp")).to_have_text("TOTP")
     assert TransferRequest.objects.get(pk=pk).status == Status.APPROVED
     assert enqueued == [pk]
 
@@ -160,7 +171,7 @@ def test_alice_requests_bob_approves_and_another_is_rejected(
     # Second flow: another request, bob rejects it.
     pk2 = request_wallet_transfer(alice, "7")
     bob.goto(f"/transfers/{pk2}/")
-    bob.fill("#id_password", PASSWORD)
+    bob.fill("#stepup-code", totp_code(bob_user))
     bob.fill("#id_comment", "not this week")
     bob.click("#reject")
     expect(bob.locator("#status-badge")).to_have_text("Rejected")
@@ -168,12 +179,12 @@ def test_alice_requests_bob_approves_and_another_is_rejected(
     assert TransferRequest.objects.get(pk=pk2).status == Status.REJECTED
     assert enqueued == [pk]  # nothing more to execute
 
-    # A wrong password changes nothing.
+    # A wrong code, or the password, changes nothing.
     pk3 = request_wallet_transfer(alice, "3")
     bob.goto(f"/transfers/{pk3}/")
-    bob.fill("#id_password", "not my password")
+    bob.fill("#stepup-code", PASSWORD)
     bob.click("#approve")
-    expect(bob.locator(".messages")).to_contain_text("password")
+    expect(bob.locator(".messages")).to_contain_text("Nothing was changed")
     assert TransferRequest.objects.get(pk=pk3).status == Status.PENDING
 
     alice.goto("/")

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 
@@ -95,6 +96,14 @@ class Desk:
             parts = line.split()
             if len(parts) >= 2 and not line.startswith("#"):
                 found[parts[0]] = parts[1]
+        return found
+
+    def totp_secrets(self) -> dict[str, str]:
+        found = {}
+        for line in (self.var_dir / "demo-logins.txt").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and not line.startswith("#"):
+                found[parts[0]] = parts[2]
         return found
 
     def stop(self) -> int:
@@ -170,7 +179,7 @@ def wait_healthy(desk: Desk) -> dict[str, Any]:
     pytest.fail(f"/health never became ok within {START_TIMEOUT_S} s (last: {last}):\n{desk.log()[-5000:]}")
 
 
-def login(desk: Desk, username: str, password: str) -> requests.Session:
+def login(desk: Desk, username: str, password: str, secret: str) -> requests.Session:
     session = requests.Session()
     session.get(f"{desk.url}/login/", timeout=10).raise_for_status()
     response = session.post(
@@ -184,7 +193,20 @@ def login(desk: Desk, username: str, password: str) -> requests.Session:
         allow_redirects=False,
     )
     assert response.status_code == 302, f"login as {username} failed: {response.status_code}"
+    # The second step: the demo user's authenticator-app code (its secret is in the logins file).
+    second = session.post(
+        f"{desk.url}/account/second-factor/",
+        data={"stepup_code": pyotp.TOTP(secret).now(), "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert second.status_code == 302, f"second factor of {username} failed: {second.status_code}"
     return session
+
+
+def next_code(secret: str) -> str:
+    """The next 30-second step's code: the current one was spent on the login (a code works once)."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 def csrf_post(session: requests.Session, url: str, data: dict[str, Any]) -> requests.Response:
@@ -229,7 +251,8 @@ def test_run_command_two_person_flow_over_http_then_ctrl_c(desk: Desk):
     spot_before = sandbox_wallet(desk, MAIN_UID, "spot", "USDT")
 
     # alice asks for 12.5 USDT from the main account's funding wallet to its spot wallet.
-    alice = login(desk, "alice", logins["alice"])
+    secrets = desk.totp_secrets()
+    alice = login(desk, "alice", logins["alice"], secrets["alice"])
     form_url = f"{desk.url}/transfers/new/?kind=wallet"
     page = alice.get(form_url, timeout=10)
     assert page.status_code == 200
@@ -253,18 +276,20 @@ def test_run_command_two_person_flow_over_http_then_ctrl_c(desk: Desk):
     detail_url = f"{desk.url}/transfers/{pk}/"
     assert 'data-status="pending"' in alice.get(detail_url, timeout=10).text
 
-    # alice cannot approve her own request, even with her password.
-    csrf_post(alice, f"{desk.url}/transfers/{pk}/approve/", {"password": logins["alice"]})
+    # alice cannot approve her own request, even with her second factor.
+    csrf_post(alice, f"{desk.url}/transfers/{pk}/approve/", {"stepup_code": next_code(secrets["alice"])})
     assert db_request(desk, pk)[0] == "pending"
 
-    # bob, in his own session, approves with his password (step-up); the worker executes it.
-    bob = login(desk, "bob", logins["bob"])
+    # bob, in his own session, approves with his second factor (step-up); the worker executes it.
+    bob = login(desk, "bob", logins["bob"], secrets["bob"])
     assert bob.get(detail_url, timeout=10).status_code == 200
-    wrong = csrf_post(bob, f"{desk.url}/transfers/{pk}/approve/", {"password": "not-his-password"})
+    wrong = csrf_post(bob, f"{desk.url}/transfers/{pk}/approve/", {"password": logins["bob"]})
     assert wrong.status_code in (200, 302, 400)
     assert db_request(desk, pk)[0] == "pending"
     approved = csrf_post(
-        bob, f"{desk.url}/transfers/{pk}/approve/", {"password": logins["bob"], "comment": "ok"}
+        bob,
+        f"{desk.url}/transfers/{pk}/approve/",
+        {"stepup_code": next_code(secrets["bob"]), "comment": "ok"},
     )
     assert approved.status_code == 302, approved.text[:3000]
     approved_at = time.monotonic()

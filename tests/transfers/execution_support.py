@@ -20,6 +20,7 @@ from accounts.models import AccountKind, ApiKeySet, KeySetStatus, SubAccount
 from bingx import endpoints
 from bingx.sandbox import SandboxServer
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory, UserFactory
+from tests.stepup_support import totp_approval_fields
 from transfers.models import Approval, Decision, Status, TransferKind, TransferRequest
 from transfers.payload import payload_build, payload_sha256
 from transfers.policy import policy_version_current
@@ -110,10 +111,12 @@ def approved_request(
     asset: str = "USDT",
     amount: str = "1",
     status: str = Status.APPROVED,
+    with_approval: bool = True,
     **fields: Any,
 ) -> TransferRequest:
     """An approved request (one approval by someone other than the requester, who holds the approve
-    grant; the recipient one of the family's discovered sub-accounts), as the workflow leaves it."""
+    grant; the recipient one of the family's discovered sub-accounts), as the workflow leaves it.
+    `with_approval=False` for a database migrated back to before the approval's second-factor columns."""
     if kind == TransferKind.INNER:
         fields = {"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1, **fields}
     elif kind == TransferKind.WALLET:
@@ -153,8 +156,14 @@ def approved_request(
     )
     KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
     discover_seed_subs(key_set=key_set)
+    if not with_approval:
+        return req
     Approval.objects.create(
-        request=req, approver=approver, decision=Decision.APPROVE, payload_sha256=req.payload_sha256
+        request=req,
+        approver=approver,
+        decision=Decision.APPROVE,
+        payload_sha256=req.payload_sha256,
+        **totp_approval_fields(request_id=req.pk, approver=approver, payload_sha256=req.payload_sha256),
     )
     return req
 

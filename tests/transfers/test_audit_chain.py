@@ -6,13 +6,14 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.models import AuditEvent
-from tests.transfers.workflow_support import PASSWORD, new_request
+from tests.stepup_support import stepup_data
+from tests.transfers.workflow_support import new_request
 from transfers.services.decisions import transfer_request_approve
 from transfers.services.requests import transfer_request_cancel
 
 
 def test_command_reports_an_intact_chain(pending, bob, capsys):
-    transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     call_command("audit_verify_chain")
     assert "intact" in capsys.readouterr().out
 
@@ -20,7 +21,7 @@ def test_command_reports_an_intact_chain(pending, bob, capsys):
 def test_edited_row_is_reported_with_its_seq(alice, bob, key_set):
     a = new_request(requester=alice, key_set=key_set)
     b = new_request(requester=alice, key_set=key_set)
-    transfer_request_approve(request_id=a.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=a.pk, approver=bob, stepup=stepup_data(bob))
     transfer_request_cancel(request_id=b.pk, actor=alice)
     target = AuditEvent.objects.get(verb="transfer.approve")
     table = AuditEvent._meta.db_table

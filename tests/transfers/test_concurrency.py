@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from tests.transfers.workflow_support import PASSWORD, grant, member, new_request
+from tests.stepup_support import stepup_data
+from tests.transfers.workflow_support import grant, member, new_request
 from transfers.models import Approval, DailyLimit, PolicyRule, Status, TransferRequest
 from transfers.refusals import DecisionRefused, RequestRefused
 from transfers.services.decisions import transfer_request_approve
@@ -46,7 +47,7 @@ def test_many_approvers_at_once_approve_exactly_once(require_postgres, alice, ke
 
     results = run_together(
         [
-            lambda u=u: transfer_request_approve(request_id=req.pk, approver=u, password=PASSWORD)
+            lambda u=u: transfer_request_approve(request_id=req.pk, approver=u, stepup=stepup_data(u))
             for u in approvers
         ]
     )
@@ -66,12 +67,15 @@ def test_same_approver_twice_at_once_counts_once(require_postgres, alice, bob, k
     req = new_request(requester=alice, key_set=key_set)
     results = run_together(
         [
-            lambda: transfer_request_approve(request_id=req.pk, approver=bob, password=PASSWORD)
+            lambda: transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
             for _ in range(4)
         ]
     )
     assert sum(isinstance(r, TransferRequest) for r in results) == 1, results
-    assert all(r.code == "already_decided" for r in results if isinstance(r, DecisionRefused))
+    # The others are refused: already decided, or their code was the one just spent (a code works once).
+    assert all(
+        r.code in ("already_decided", "second_factor") for r in results if isinstance(r, DecisionRefused)
+    )
     req.refresh_from_db()
     assert req.status == Status.PENDING
     assert Approval.objects.filter(request=req).count() == 1

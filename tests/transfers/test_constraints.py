@@ -261,7 +261,7 @@ def before_constraints() -> Iterator[MigrationExecutor]:
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_stops_on_existing_bad_money_rows_and_names_the_constraint(before_constraints, key_set):
-    bad = approved_request(key_set=key_set, status=Status.PENDING)
+    bad = approved_request(key_set=key_set, status=Status.PENDING, with_approval=False)
     TransferRequest.objects.filter(pk=bad.pk).update(amount=Decimal(0), required_approvals=0)
     before_constraints.loader.build_graph()
     with pytest.raises(IntegrityError) as caught:
@@ -279,7 +279,7 @@ def test_migration_stops_on_existing_bad_money_rows_and_names_the_constraint(bef
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_applies_over_legitimate_rows(before_constraints, key_set):
-    good = approved_request(key_set=key_set, status=Status.PENDING)
+    good = approved_request(key_set=key_set, status=Status.PENDING, with_approval=False)
     expires = good.expires_at
     before_constraints.loader.build_graph()
     before_constraints.migrate([("transfers", "0004_money_constraints")])

@@ -2,7 +2,8 @@
 
 from django.core import mail
 
-from tests.transfers.workflow_support import PASSWORD, grant, member, new_request
+from tests.stepup_support import stepup_data
+from tests.transfers.workflow_support import grant, member, new_request
 from transfers.models import PolicyRule
 from transfers.services.decisions import transfer_request_approve, transfer_request_reject
 
@@ -35,7 +36,7 @@ def test_nothing_is_sent_when_submission_is_refused(alice, key_set, django_captu
 def test_requester_is_emailed_when_approved(pending, bob, executed, django_capture_on_commit_callbacks):
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD, comment="go")
+        transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob), comment="go")
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
     assert "approved" in mail.outbox[0].subject.lower()
     assert "bob: Approve" in mail.outbox[0].body
@@ -45,7 +46,7 @@ def test_requester_is_emailed_when_approved(pending, bob, executed, django_captu
 def test_requester_is_emailed_when_rejected(pending, bob, django_capture_on_commit_callbacks):
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        transfer_request_reject(request_id=pending.pk, approver=bob, password=PASSWORD, comment="no")
+        transfer_request_reject(request_id=pending.pk, approver=bob, stepup=stepup_data(bob), comment="no")
     assert len(mail.outbox) == 1
     assert "rejected" in mail.outbox[0].subject.lower()
 
@@ -57,5 +58,5 @@ def test_partial_approval_sends_nothing_to_the_requester(
     req = new_request(requester=alice, key_set=key_set)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        transfer_request_approve(request_id=req.pk, approver=bob, password=PASSWORD)
+        transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
     assert mail.outbox == []

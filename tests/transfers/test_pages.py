@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from tests.stepup_support import stepup_data
 from tests.transfers.workflow_support import PASSWORD, SUB1_UID, grant, member, new_request
 from transfers.models import (
     AllowedRecipient,
@@ -43,10 +44,10 @@ def test_anonymous_users_are_sent_to_login(pending):
     assert "/login/" in response["Location"]
 
 
-def test_approve_with_password_over_http(pending, bob, executed, django_capture_on_commit_callbacks):
+def test_approve_with_totp_over_http(pending, bob, executed, django_capture_on_commit_callbacks):
     c = client_for_user(bob)
     with django_capture_on_commit_callbacks(execute=True):
-        response = csrf_post(c, approve_url(pending), {"password": PASSWORD, "comment": "fine"})
+        response = csrf_post(c, approve_url(pending), {**stepup_data(bob), "comment": "fine"})
     assert response.status_code == 302
     pending.refresh_from_db()
     assert pending.status == Status.APPROVED
@@ -56,7 +57,7 @@ def test_approve_with_password_over_http(pending, bob, executed, django_capture_
 
 def test_requester_approving_own_request_is_refused(pending, alice):
     c = client_for_user(alice)
-    response = csrf_post(c, approve_url(pending), {"password": PASSWORD})
+    response = csrf_post(c, approve_url(pending), stepup_data(alice))
     assert response.status_code == 302
     page = c.get(response["Location"]).content.decode()
     assert "own request" in page
@@ -67,7 +68,7 @@ def test_user_without_view_grant_gets_404(pending):
     outsider = member("olga", "approver")
     c = client_for_user(outsider)
     assert c.get(reverse("transfers:request_detail", args=[pending.pk])).status_code == 404
-    assert csrf_post(c, approve_url(pending), {"password": PASSWORD}).status_code == 404
+    assert csrf_post(c, approve_url(pending), stepup_data(outsider)).status_code == 404
     assert pending.approvals.count() == 0
 
 
@@ -76,11 +77,9 @@ def test_viewer_without_approve_grant_gets_403(pending, key_set):
     grant(key_set, viewer)
     c = client_for_user(viewer)
     assert c.get(reverse("transfers:request_detail", args=[pending.pk])).status_code == 200
-    assert csrf_post(c, approve_url(pending), {"password": PASSWORD}).status_code == 403
+    assert csrf_post(c, approve_url(pending), stepup_data(viewer)).status_code == 403
     assert (
-        csrf_post(
-            c, reverse("transfers:request_reject", args=[pending.pk]), {"password": PASSWORD}
-        ).status_code
+        csrf_post(c, reverse("transfers:request_reject", args=[pending.pk]), stepup_data(viewer)).status_code
         == 403
     )
 
@@ -95,22 +94,33 @@ def test_get_on_approve_reject_cancel_is_405(pending, bob):
 
 def test_post_without_csrf_token_is_403(pending, bob):
     c = client_for_user(bob)
-    assert c.post(approve_url(pending), {"password": PASSWORD}).status_code == 403
+    assert c.post(approve_url(pending), stepup_data(bob)).status_code == 403
     assert pending.approvals.count() == 0
 
 
-@pytest.mark.parametrize("data", [{}, {"password": ""}, {"password": "guess"}])
-def test_missing_or_wrong_password_is_refused(pending, bob, data):
+@pytest.mark.parametrize("data", [{}, {"stepup_code": ""}, {"stepup_code": "000000"}, {"password": PASSWORD}])
+def test_missing_or_wrong_second_factor_is_refused(pending, bob, data):
+    stepup_data(bob)
     response = csrf_post(client_for_user(bob), approve_url(pending), data)
     assert response.status_code == 400
-    assert "password" in response.content.decode()
+    assert "Nothing was changed" in response.content.decode()
     assert pending.approvals.count() == 0
+
+
+def test_totp_approval_is_marked_on_the_detail_page_and_in_history(pending, bob):
+    c = client_for_user(bob)
+    csrf_post(c, approve_url(pending), stepup_data(bob))
+    detail = c.get(reverse("transfers:request_detail", args=[pending.pk])).content.decode()
+    assert 'second-factor totp"' in detail
+    assert ">TOTP</span>" in detail
+    history = c.get(reverse("transfers:history")).content.decode()
+    assert 'second-factor totp"' in history
 
 
 def test_tampered_payload_hash_is_refused_over_http(pending, bob):
     TransferRequest.objects.filter(pk=pending.pk).update(payload={**pending.payload, "amount": "250000"})
     c = client_for_user(bob)
-    response = csrf_post(c, approve_url(pending), {"password": PASSWORD})
+    response = csrf_post(c, approve_url(pending), stepup_data(bob))
     assert "no longer matches its SHA-256" in c.get(response["Location"]).content.decode()
     pending.refresh_from_db()
     assert pending.status == Status.STALE
@@ -121,7 +131,7 @@ def test_reject_over_http(pending, bob):
     response = csrf_post(
         client_for_user(bob),
         reverse("transfers:request_reject", args=[pending.pk]),
-        {"password": PASSWORD, "comment": "no"},
+        {**stepup_data(bob), "comment": "no"},
     )
     assert response.status_code == 302
     pending.refresh_from_db()
@@ -132,8 +142,8 @@ def test_second_decision_by_same_person_over_http(alice, bob, key_set):
     PolicyRule.objects.create(position=1, name="two", required_approvals=2)
     req = new_request(requester=alice, key_set=key_set)
     c = client_for_user(bob)
-    csrf_post(c, approve_url(req), {"password": PASSWORD})
-    response = csrf_post(c, approve_url(req), {"password": PASSWORD})
+    csrf_post(c, approve_url(req), stepup_data(bob))
+    response = csrf_post(c, approve_url(req), stepup_data(bob))
     assert "already decided" in c.get(response["Location"]).content.decode()
     assert req.approvals.count() == 1
 
@@ -166,7 +176,7 @@ def test_status_partial_asks_for_refresh_when_status_moved(pending, alice, bob):
     assert "every 3s" in response.content.decode()
     from transfers.services.decisions import transfer_request_approve
 
-    transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     response = c.get(url, {"shown": "pending"})
     assert response["HX-Refresh"] == "true"
 
@@ -366,7 +376,7 @@ def test_address_book_four_eyes_over_http(admin1, admin2, alice):
     csrf_post(c1, reverse("transfers:recipient_approve", args=[entry.pk]), {})
     entry.refresh_from_db()
     assert entry.status == "pending"  # the requester cannot approve their own entry
-    csrf_post(c2, reverse("transfers:recipient_approve", args=[entry.pk]), {})
+    csrf_post(c2, reverse("transfers:recipient_approve", args=[entry.pk]), stepup_data(admin2))
     entry.refresh_from_db()
     assert entry.status == "active"
     assert (
@@ -400,7 +410,12 @@ def test_policy_pages_for_admins_only(admin1, admin2, alice, pending):
     assert csrf_post(c, reverse("transfers:policy_change_approve", args=[change.pk]), {}).status_code == 302
     assert not PolicyRule.objects.exists()  # the proposer's own approval is refused
     c2 = client_for_user(admin2)
-    assert csrf_post(c2, reverse("transfers:policy_change_approve", args=[change.pk]), {}).status_code == 302
+    assert (
+        csrf_post(
+            c2, reverse("transfers:policy_change_approve", args=[change.pk]), stepup_data(admin2)
+        ).status_code
+        == 302
+    )
     rule = PolicyRule.objects.get()
     assert rule.required_approvals == 2
     pending.refresh_from_db()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.factories import DEFAULT_PASSWORD, KeySetGrantFactory, UserFactory
+from tests.stepup_support import stepup_data
 from tests.transfers.execution_support import (
     INNER_APPLY,
     MAIN_UID,
@@ -50,7 +51,7 @@ def test_approval_during_a_broker_outage_is_executed_once_by_the_sweeper(
     broker.configure_web_side(url, options)
     # The approval commits; publishing its execution message fails right after the commit.
     with contextlib.suppress(Exception):
-        transfer_request_approve(request_id=req.pk, approver=approver, password=DEFAULT_PASSWORD)
+        transfer_request_approve(request_id=req.pk, approver=approver, stepup=stepup_data(approver))
     assert status_of(req) == Status.APPROVED
     broker.configure_web_side()  # the broker is back
 

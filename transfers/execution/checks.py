@@ -25,7 +25,8 @@ from django.utils import timezone
 from accounts.access import Capability, user_can
 from accounts.models import KeySetStatus, User
 from exchange.base_urls import base_url_refusal
-from transfers.models import Approval, Decision, RecipientType, TransferKind, TransferRequest
+from transfers.approval_proof import approval_proof_problem, passkey_required, passkey_threshold
+from transfers.models import Approval, Decision, RecipientType, StepUpMethod, TransferKind, TransferRequest
 from transfers.payload import payload_verify
 from transfers.policy import policy_version_current
 from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
@@ -60,7 +61,21 @@ def approver_holds_approve(*, req: TransferRequest, approval: Approval) -> str |
     return None
 
 
-APPROVAL_CHECKS: list[ApprovalCheck] = [approver_active, approver_holds_approve]
+def approval_second_factor_holds(*, req: TransferRequest, approval: Approval) -> str | None:
+    """The desk's seal, and a passkey approval's signature over this request, decision and payload hash
+    (transfers.approval_proof); above the rule's threshold only passkey-signed approvals count."""
+    problem = approval_proof_problem(approval=approval)
+    if problem is not None:
+        return f"the approval by {_person(approval.approver)} {problem}"
+    if passkey_required(req=req) and approval.stepup_method != StepUpMethod.WEBAUTHN:
+        return (
+            f"the approval by {_person(approval.approver)} is not passkey-signed, and above "
+            f"{passkey_threshold(req=req)} {req.asset} only passkey-signed approvals count"
+        )
+    return None
+
+
+APPROVAL_CHECKS: list[ApprovalCheck] = [approver_active, approver_holds_approve, approval_second_factor_holds]
 
 
 def approvals_counted(*, req: TransferRequest) -> QuerySet[Approval]:

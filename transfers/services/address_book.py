@@ -4,12 +4,15 @@ requests to it stale."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db import IntegrityError, transaction
 
 from accounts.access import ensure_admin
 from accounts.audit import audit_record
 from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import User
+from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 from transfers.models import AllowedRecipient, RecipientStatus, Status, TransferRequest
 from transfers.recipients import RecipientRefused, recipient_clean
 from transfers.services.requests import requests_mark_stale
@@ -95,22 +98,56 @@ def _decide(*, actor: User, recipient_id: int, status: str, verb: str, ip: str |
     return proposal_decide(proposal=entry, status=status, decider=actor, verb=verb, state=_state, ip=ip)
 
 
-@transaction.atomic
-def recipient_approve(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    return _decide(
-        actor=actor, recipient_id=recipient_id, status=RecipientStatus.ACTIVE, verb="recipient.approve", ip=ip
-    )
+RECIPIENT_PURPOSE = "recipient.{decision}"
 
 
-@transaction.atomic
-def recipient_reject(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    return _decide(
-        actor=actor,
-        recipient_id=recipient_id,
-        status=RecipientStatus.REJECTED,
-        verb="recipient.reject",
-        ip=ip,
-    )
+def recipient_decision_binding(*, recipient_id: int, decision: str) -> bytes:
+    return stepup_binding(subject="address-book-entry", object_id=recipient_id, decision=decision)
+
+
+def _step_up(
+    *, actor: User, recipient_id: int, decision: str, stepup: Mapping[str, str], ip: str | None
+) -> None:
+    """The second factor first, outside the decision's transaction (a failure stays recorded)."""
+    ensure_admin(user=actor)
+    try:
+        stepup_verify(
+            user=actor,
+            data=stepup,
+            purpose=RECIPIENT_PURPOSE.format(decision=decision),
+            binding=recipient_decision_binding(recipient_id=recipient_id, decision=decision),
+            ip=ip,
+        )
+    except StepUpRefused as exc:
+        raise RecipientRefused(f"{exc} Nothing was changed.") from None
+
+
+def recipient_approve(
+    *, actor: User, recipient_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> AllowedRecipient:
+    _step_up(actor=actor, recipient_id=recipient_id, decision="approve", stepup=stepup, ip=ip)
+    with transaction.atomic():
+        return _decide(
+            actor=actor,
+            recipient_id=recipient_id,
+            status=RecipientStatus.ACTIVE,
+            verb="recipient.approve",
+            ip=ip,
+        )
+
+
+def recipient_reject(
+    *, actor: User, recipient_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> AllowedRecipient:
+    _step_up(actor=actor, recipient_id=recipient_id, decision="reject", stepup=stepup, ip=ip)
+    with transaction.atomic():
+        return _decide(
+            actor=actor,
+            recipient_id=recipient_id,
+            status=RecipientStatus.REJECTED,
+            verb="recipient.reject",
+            ip=ip,
+        )
 
 
 @transaction.atomic

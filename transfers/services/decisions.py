@@ -1,8 +1,10 @@
-"""Approve and reject, with a step-up confirmation; quorum reached → APPROVED and execution enqueued."""
+"""Approve and reject, each confirmed with a second factor (accounts.stepup) bound to the decision; quorum
+reached → APPROVED and execution enqueued."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,13 +12,22 @@ from django.utils import timezone
 
 from accounts.access import Capability, user_can
 from accounts.audit import audit_record
-from accounts.models import AuditEvent, KeySetStatus, User
+from accounts.models import KeySetStatus, User
+from accounts.stepup import ASSERTION_FIELD, StepUpProof, StepUpRefused, stepup_verify
 from transfers import dispatch, notifications
+from transfers.approval_proof import (
+    approval_binding,
+    approval_purpose,
+    approval_seal,
+    passkey_required,
+    passkey_threshold,
+)
 from transfers.lifecycle import transition
 from transfers.models import (
     Approval,
     Decision,
     Status,
+    StepUpMethod,
     TransferRequest,
 )
 from transfers.payload import (
@@ -29,7 +40,7 @@ from transfers.refusals import DecisionRefused
 from transfers.services.requests import request_state
 
 
-def _decision_refusal(*, req: TransferRequest, user: User, password: str | None) -> None:
+def _decision_refusal(*, req: TransferRequest, user: User) -> None:
     """Raise DecisionRefused for anything that makes this user's decision impossible (nothing changes)."""
     if not user.is_active or not user_can(user=user, key_set=req.key_set, capability=Capability.APPROVE):
         raise DecisionRefused(
@@ -39,8 +50,6 @@ def _decision_refusal(*, req: TransferRequest, user: User, password: str | None)
         raise DecisionRefused(
             "You cannot approve or reject your own request; someone else must.", code="own_request"
         )
-    if not password or not user.check_password(password):
-        raise DecisionRefused("Confirm the decision with your password (it did not match).", code="password")
     if req.approvals.filter(approver=user).exists():
         raise DecisionRefused("You have already decided this request.", code="already_decided")
     if req.status != Status.PENDING:
@@ -94,14 +103,25 @@ def _lapse(
     )
 
 
-STEP_UP_FAILURE_LIMIT = 5
-STEP_UP_LOCK = timedelta(minutes=15)
-STEP_UP_FAILED_VERB = "auth.step_up_failed"
-
-
-def _step_up_failures(*, user: User) -> int:
-    since = timezone.now() - STEP_UP_LOCK
-    return AuditEvent.objects.filter(actor=user, verb=STEP_UP_FAILED_VERB, at__gte=since).count()
+def _step_up(
+    *, req: TransferRequest, user: User, decision: str, stepup: Mapping[str, str], ip: str | None
+) -> StepUpProof:
+    """The second factor, checked before the decision's transaction (its failures must stay committed).
+    A passkey must sign the challenge derived from this request, decision and payload hash."""
+    if decision == Decision.APPROVE and passkey_required(req=req) and not stepup.get(ASSERTION_FIELD):
+        raise DecisionRefused(
+            f"Above {passkey_threshold(req=req)} {req.asset} the policy counts only passkey-signed "
+            "approvals: approve with your passkey. Nothing was changed.",
+            code="passkey_required",
+        )
+    binding = approval_binding(request_id=req.pk, decision=decision, payload_sha256=req.payload_sha256)
+    try:
+        return stepup_verify(
+            user=user, data=stepup, purpose=approval_purpose(decision=decision), binding=binding, ip=ip
+        )
+    except StepUpRefused as exc:
+        code = "locked" if exc.code == "locked" else "second_factor"
+        raise DecisionRefused(f"{exc} Nothing was changed.", code=code) from None
 
 
 def _decide(
@@ -109,51 +129,39 @@ def _decide(
     request_id: int,
     user: User,
     decision: str,
-    password: str | None,
+    stepup: Mapping[str, str],
     comment: str,
     ip: str | None,
     user_agent: str,
 ) -> TransferRequest:
-    """Throttle the password step-up like the login form: after STEP_UP_FAILURE_LIMIT wrong passwords
-    in STEP_UP_LOCK, every decision by that user is refused until the window passes."""
-    if _step_up_failures(user=user) >= STEP_UP_FAILURE_LIMIT:
-        raise DecisionRefused(
-            f"Too many wrong passwords: decisions are locked for {int(STEP_UP_LOCK.total_seconds() // 60)} "
-            "minutes. Nothing was changed.",
-            code="locked",
-        )
-    try:
-        return _decide_locked(
-            request_id=request_id,
-            user=user,
-            decision=decision,
-            password=password,
-            comment=comment,
-            ip=ip,
-            user_agent=user_agent,
-        )
-    except DecisionRefused as exc:
-        if exc.code == "password":
-            # Its own transaction: the refusal rolled the decision back, the failure must stay.
-            with transaction.atomic():
-                req = TransferRequest.objects.filter(pk=request_id).first()
-                if req is not None:
-                    audit_record(
-                        actor=user, verb=STEP_UP_FAILED_VERB, obj=req, after={"decision": decision}, ip=ip
-                    )
-        raise
+    """Refusals that need no second factor come first (nothing is spent); then the step-up (throttled
+    per person, accounts.stepup); then the decision under the request's row lock, checked again."""
+    req = TransferRequest.objects.select_related("key_set", "policy_rule").filter(pk=request_id).first()
+    if req is None:
+        raise DecisionRefused("No such request.", code="not_found")
+    _decision_refusal(req=req, user=user)
+    proof = _step_up(req=req, user=user, decision=decision, stepup=stepup, ip=ip)
+    return _decide_locked(
+        request_id=request_id,
+        user=user,
+        decision=decision,
+        proof=proof,
+        comment=comment,
+        ip=ip,
+        user_agent=user_agent,
+    )
 
 
 def _decided_status(*, req: TransferRequest, decision: str) -> str | None:
     """REJECTED on a reject; APPROVED once approvals of this payload by others reach the quorum."""
     if decision == Decision.REJECT:
         return Status.REJECTED
-    approvals = (
-        req.approvals.filter(decision=Decision.APPROVE, payload_sha256=req.payload_sha256)
-        .exclude(approver_id=req.requested_by_id)
-        .count()
+    approvals = req.approvals.filter(decision=Decision.APPROVE, payload_sha256=req.payload_sha256).exclude(
+        approver_id=req.requested_by_id
     )
-    return Status.APPROVED if approvals >= req.required_approvals else None
+    if passkey_required(req=req):  # the rule's threshold: TOTP approvals do not count above it
+        approvals = approvals.filter(stepup_method=StepUpMethod.WEBAUTHN)
+    return Status.APPROVED if approvals.count() >= req.required_approvals else None
 
 
 def _decide_locked(
@@ -161,7 +169,7 @@ def _decide_locked(
     request_id: int,
     user: User,
     decision: str,
-    password: str | None,
+    proof: StepUpProof,
     comment: str,
     ip: str | None,
     user_agent: str,
@@ -170,14 +178,14 @@ def _decide_locked(
     lapsed: str | None = None
     with transaction.atomic():
         req = (
-            TransferRequest.objects.select_for_update()
-            .select_related("key_set")
+            TransferRequest.objects.select_for_update(of=("self",))
+            .select_related("key_set", "policy_rule")
             .filter(pk=request_id)
             .first()
         )
         if req is None:
             raise DecisionRefused("No such request.", code="not_found")
-        _decision_refusal(req=req, user=user, password=password)
+        _decision_refusal(req=req, user=user)
         lapse = _lapse_reason(req=req, now=timezone.now())
         if lapse is not None:
             status, verb, lapsed = lapse
@@ -194,13 +202,28 @@ def _decide_locked(
                         comment=comment,
                         ip=ip,
                         user_agent=(user_agent or "")[:300],
+                        stepup_method=proof.method,
+                        stepup_assertion=proof.detail,
+                        stepup_seal=approval_seal(
+                            request_id=req.pk,
+                            decision=decision,
+                            payload_sha256=req.payload_sha256,
+                            approver_id=user.pk,
+                            method=proof.method,
+                            assertion=proof.detail,
+                        ),
                     )
             except IntegrityError:  # the unique constraint backs the check above
                 raise DecisionRefused(
                     "You have already decided this request.", code="already_decided"
                 ) from None
             to_status = _decided_status(req=req, decision=decision)
-            after = {**request_state(req), "comment": comment, "payload_sha256": req.payload_sha256}
+            after = {
+                **request_state(req),
+                "comment": comment,
+                "payload_sha256": req.payload_sha256,
+                "second_factor": proof.method,
+            }
             pk = req.pk
             if to_status is None:  # an approval short of the quorum: recorded, the request waits
                 audit_record(
@@ -237,12 +260,13 @@ def transfer_request_approve(
     *,
     request_id: int,
     approver: User,
-    password: str | None,
+    stepup: Mapping[str, str],
     comment: str = "",
     ip: str | None = None,
     user_agent: str = "",
 ) -> TransferRequest:
-    """Approve with a password step-up. Quorum reached → APPROVED and execution is enqueued on commit.
+    """Approve, confirmed by the second factor in `stepup` (request.POST: stepup_code or
+    stepup_assertion). Quorum reached → APPROVED and execution is enqueued on commit.
 
     Refusals raise DecisionRefused; a request found expired, stale or tampered is marked so (committed)
     before the refusal is raised.
@@ -251,7 +275,7 @@ def transfer_request_approve(
         request_id=request_id,
         user=approver,
         decision=Decision.APPROVE,
-        password=password,
+        stepup=stepup,
         comment=comment,
         ip=ip,
         user_agent=user_agent,
@@ -262,17 +286,17 @@ def transfer_request_reject(
     *,
     request_id: int,
     approver: User,
-    password: str | None,
+    stepup: Mapping[str, str],
     comment: str = "",
     ip: str | None = None,
     user_agent: str = "",
 ) -> TransferRequest:
-    """Reject with a password step-up: one eligible approver's reject ends the request."""
+    """Reject, confirmed by a second factor: one eligible approver's reject ends the request."""
     return _decide(
         request_id=request_id,
         user=approver,
         decision=Decision.REJECT,
-        password=password,
+        stepup=stepup,
         comment=comment,
         ip=ip,
         user_agent=user_agent,

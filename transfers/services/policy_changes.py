@@ -5,6 +5,7 @@ and make pending requests stale; `policy_change_reject`, `policy_change_cancel`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from accounts.access import ensure_admin
 from accounts.audit import audit_record
 from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import User
+from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 from transfers.models import (
     DailyLimit,
     PolicyChangeAction,
@@ -182,14 +184,39 @@ def _change_apply(*, change: PolicyChangeRequest, actor: User, ip: str | None) -
     raise PolicyRefused("Unknown policy change.")
 
 
+POLICY_PURPOSE = "policy.{decision}"
+
+
+def policy_change_binding(*, change_id: int, decision: str) -> bytes:
+    return stepup_binding(subject="policy-change", object_id=change_id, decision=decision)
+
+
+def _step_up(
+    *, actor: User, change_id: int, decision: str, stepup: Mapping[str, str], ip: str | None
+) -> None:
+    """The second factor first, outside the decision's transaction (a failure stays recorded)."""
+    ensure_admin(user=actor)
+    try:
+        stepup_verify(
+            user=actor,
+            data=stepup,
+            purpose=POLICY_PURPOSE.format(decision=decision),
+            binding=policy_change_binding(change_id=change_id, decision=decision),
+            ip=ip,
+        )
+    except StepUpRefused as exc:
+        raise PolicyRefused(f"{exc} Nothing was changed.") from None
+
+
 def policy_change_approve(
-    *, actor: User, change_id: int, ip: str | None = None
+    *, actor: User, change_id: int, stepup: Mapping[str, str], ip: str | None = None
 ) -> tuple[PolicyChangeRequest, PolicyChange]:
     """A second administrator applies a pending change (same transaction: version bump, stale requests).
 
     If it can no longer be applied (its rule or limit was removed, the quorum became unreachable…)
     the proposal is marked REJECTED with the reason, committed, and PolicyRefused is raised.
     """
+    _step_up(actor=actor, change_id=change_id, decision="approve", stepup=stepup, ip=ip)
     refusal: str | None = None
     with transaction.atomic():
         change = _change_lock_pending(change_id=change_id, actor=actor)
@@ -224,9 +251,16 @@ def policy_change_approve(
     return change, result
 
 
-@transaction.atomic
-def policy_change_reject(*, actor: User, change_id: int, ip: str | None = None) -> PolicyChangeRequest:
+def policy_change_reject(
+    *, actor: User, change_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> PolicyChangeRequest:
     """A second administrator turns a pending change down; the policy stays as it is."""
+    _step_up(actor=actor, change_id=change_id, decision="reject", stepup=stepup, ip=ip)
+    with transaction.atomic():
+        return _change_reject(actor=actor, change_id=change_id, ip=ip)
+
+
+def _change_reject(*, actor: User, change_id: int, ip: str | None) -> PolicyChangeRequest:
     change = _change_lock_pending(change_id=change_id, actor=actor)
     if change.proposed_by_id == actor.pk:
         raise PolicyRefused(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -60,11 +61,11 @@ def recipients(request: HttpRequest) -> HttpResponse:
 
 
 def _recipient_action(
-    request: HttpRequest, pk: int, action: Callable[..., AllowedRecipient], done: str
+    request: HttpRequest, pk: int, action: Callable[..., AllowedRecipient], done: str, **extra: Any
 ) -> HttpResponse:
     user = request_user(request)
     try:
-        entry = action(actor=user, recipient_id=pk, ip=client_ip(request))
+        entry = action(actor=user, recipient_id=pk, ip=client_ip(request), **extra)
     except RecipientRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -75,13 +76,13 @@ def _recipient_action(
 @require_POST
 @guarded
 def recipient_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _recipient_action(request, pk, address_book.recipient_approve, "approved")
+    return _recipient_action(request, pk, address_book.recipient_approve, "approved", stepup=request.POST)
 
 
 @require_POST
 @guarded
 def recipient_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _recipient_action(request, pk, address_book.recipient_reject, "rejected")
+    return _recipient_action(request, pk, address_book.recipient_reject, "rejected", stepup=request.POST)
 
 
 @require_POST

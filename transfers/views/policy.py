@@ -177,7 +177,9 @@ def _change_decide(request: HttpRequest, pk: int, action: Callable[..., Any], do
 def policy_change_approve(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     try:
-        _, change = policy_changes.policy_change_approve(actor=user, change_id=pk, ip=client_ip(request))
+        _, change = policy_changes.policy_change_approve(
+            actor=user, change_id=pk, stepup=request.POST, ip=client_ip(request)
+        )
     except PolicyRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -194,8 +196,12 @@ def policy_change_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @guarded
 def policy_change_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _change_decide(
-        request, pk, policy_changes.policy_change_reject, "Change rejected; the policy is unchanged."
+    return _policy_post(
+        request,
+        policy_changes.policy_change_reject,
+        "Change rejected; the policy is unchanged.",
+        change_id=pk,
+        stepup=request.POST,
     )
 
 

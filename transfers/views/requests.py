@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import Capability, key_sets_for, user_is_admin
 from accounts.models import User
+from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
 from transfers import recipients, selectors
+from transfers.approval_proof import approval_binding, approval_purpose, passkey_required
 from transfers.forms import (
     REQUEST_FORMS,
     DecisionForm,
@@ -25,6 +27,7 @@ from transfers.forms import (
 from transfers.models import (
     FINAL_STATUSES,
     TransferKind,
+    TransferRequest,
 )
 from transfers.refusals import DecisionRefused, RequestRefused
 from transfers.services import decisions
@@ -117,16 +120,29 @@ def request_available(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     detail = selectors.request_detail(user=user, pk=pk)
-    return render(
-        request,
-        "transfers/request_detail.html",
-        {
-            "x": detail,
-            "req": detail.req,
-            "form": DecisionForm(),
-            "final": detail.req.status in FINAL_STATUSES,
-        },
-    )
+    context = {
+        "x": detail,
+        "req": detail.req,
+        "form": DecisionForm(),
+        "final": detail.req.status in FINAL_STATUSES,
+        **_stepup_context(user=user, req=detail.req, can_decide=detail.decision.can_decide),
+    }
+    return render(request, "transfers/request_detail.html", context)
+
+
+def _stepup_context(*, user: User, req: TransferRequest, can_decide: bool) -> dict[str, Any]:
+    """Passkey challenges for approve and reject, each derived from this request (approval_proof)."""
+    if not can_decide:
+        return {}
+    options = {
+        f"stepup_{decision}": stepup_challenge(
+            user=user,
+            purpose=approval_purpose(decision=decision),
+            binding=approval_binding(request_id=req.pk, decision=decision, payload_sha256=req.payload_sha256),
+        )
+        for decision in ("approve", "reject")
+    }
+    return {**options, "passkey_required": passkey_required(req=req)}
 
 
 @require_GET
@@ -150,7 +166,7 @@ def _decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     user = request_user(request)
     selectors.request_get_for(user=user, pk=pk)  # 404 for requests the user may not view
     form = DecisionForm(request.POST)
-    form.is_valid()  # a missing password reaches the service, which refuses it
+    form.is_valid()  # a missing second factor reaches the service, which refuses it
     action = (
         decisions.transfer_request_approve if decision == "approve" else decisions.transfer_request_reject
     )
@@ -158,7 +174,7 @@ def _decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         req = action(
             request_id=pk,
             approver=user,
-            password=form.cleaned_data.get("password") or request.POST.get("password") or None,
+            stepup=request.POST,
             comment=form.cleaned_data.get("comment") or "",
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
@@ -167,14 +183,15 @@ def _decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         if exc.code == "no_grant":
             raise PermissionDenied(str(exc)) from None
         messages.error(request, str(exc))
-        if exc.code == "password":
+        if exc.code in ("second_factor", "locked", "passkey_required"):
             detail = selectors.request_detail(user=user, pk=pk)
-            form.add_error("password", str(exc))
             context = {
                 "x": detail,
                 "req": detail.req,
                 "form": form,
                 "final": detail.req.status in FINAL_STATUSES,
+                "stepup_error": str(exc),
+                **_stepup_context(user=user, req=detail.req, can_decide=detail.decision.can_decide),
             }
             return render(request, "transfers/request_detail.html", context, status=400)
     else:

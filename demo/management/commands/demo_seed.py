@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,18 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetGrant, KeySetStatus, SubAccount, User
 from accounts.roles import roles_ensure
+from accounts.second_factor import totp_secret_base32
 from accounts.services.balances import balances_sync
 from accounts.services.grants import grant_set
 from accounts.services.key_sets import key_set_activate, key_set_create
 from accounts.services.sub_accounts import sub_accounts_discover
 from accounts.services.verification import key_set_verify
+from accounts.stepup import CODE_FIELD
 from demo.data import (
     DEFAULT_SEED,
     DEMO_KEY_SETS,
@@ -49,7 +54,7 @@ from demo.data import (
     PAST_TRANSFERS,
     seed_keys,
 )
-from demo.logins import LOGINS_FILE, logins_read, logins_write, password_new
+from demo.logins import LOGINS_FILE, logins_read, logins_write, password_new, totp_secrets_read
 
 
 def workflow_available() -> bool:
@@ -197,8 +202,30 @@ class Command(BaseCommand):
                 passwords[demo.username] = password_new()
                 user.set_password(passwords[demo.username])
                 user.save(update_fields=["password"])
-        logins_write(self.logins_path, passwords)
+        logins_write(self.logins_path, passwords, self.totp_ensure())
         return passwords
+
+    def totp_ensure(self) -> dict[str, str]:
+        """Every demo user has a confirmed authenticator-app secret (printed beside the password), so the
+        second factor of the login and of each decision works from the first start (docs/security.md)."""
+        found: dict[str, str] = {}
+        for user in User.objects.filter(username__in=[d.username for d in DEMO_USERS]):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is None:
+                device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+            found[user.username] = totp_secret_base32(device=device)
+        return found
+
+    def demo_stepup(self, user: User) -> dict[str, str]:
+        """The seed acts as the demo people with their app's *previous* code (inside django-otp's
+        tolerance), the last-used step forgotten first, so one person can decide several seeded
+        transfers at once and the current code still works for the first real login."""
+        device = TOTPDevice.objects.get(user=user, confirmed=True)
+        TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, drift=0)
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+        totp.time = time.time() - device.step
+        code = totp.token()
+        return {CODE_FIELD: f"{code:0{device.digits}d}"}
 
     def key_sets_ensure(self, *, admin: User, admin2: User) -> dict[str, ApiKeySet]:
         """admin creates each key set, admin2 activates it: the four-eyes rule, as in the UI."""
@@ -219,7 +246,9 @@ class Command(BaseCommand):
                     parent_id=main.pk if (demo.kind == AccountKind.SUB and main) else None,
                 )
             if key_set.status == KeySetStatus.PENDING_ACTIVATION:
-                key_set = key_set_activate(actor=admin2, key_set_id=key_set.pk)
+                key_set = key_set_activate(
+                    actor=admin2, stepup=self.demo_stepup(admin2), key_set_id=key_set.pk
+                )
             if demo.kind == AccountKind.MAIN:
                 main = key_set
             found[demo.label] = key_set
@@ -265,7 +294,7 @@ class Command(BaseCommand):
                 "required_approvals": 2,
             },
         )
-        policy_change_approve(actor=admin2, change_id=change.pk)
+        policy_change_approve(actor=admin2, stepup=self.demo_stepup(admin2), change_id=change.pk)
 
     def exchange_steps(self, *, key_sets: dict[str, ApiKeySet], todo: list[str]) -> None:
         admin = User.objects.get(username="admin")
@@ -289,7 +318,7 @@ class Command(BaseCommand):
             raise CommandError(f"Verifying “{key_set.label}” against the sandbox failed: {report['error']}")
 
     def past_transfers(self, *, main: ApiKeySet, subs: list[ApiKeySet]) -> None:
-        """A few transfers through the real services: one person requests, another approves (password
+        """A few transfers through the real services: one person requests, another approves (second-factor
         step-up), and the execution service sends it to the sandbox right here (Celery eager mode, so
         no message is left for the worker). One is rejected and one is left waiting for alice."""
         from bingxadmin.celery import app as celery_app
@@ -299,7 +328,6 @@ class Command(BaseCommand):
         from transfers.services.requests import transfer_request_create
 
         people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob"])}
-        passwords = logins_read(self.logins_path)
         key_sets = [main, *subs]  # in DEMO_KEY_SETS order
         eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True
@@ -323,7 +351,10 @@ class Command(BaseCommand):
                     decide = transfer_request_reject if action == "reject" else transfer_request_approve
                     comment = "Not needed this week." if action == "reject" else "OK"
                     decide(
-                        request_id=req.pk, approver=people[name], password=passwords[name], comment=comment
+                        request_id=req.pk,
+                        approver=people[name],
+                        stepup=self.demo_stepup(people[name]),
+                        comment=comment,
                     )
                 if name and not action:
                     transfer_execute(request_id=req.pk)  # a no-op when the eager task already ran it
@@ -352,7 +383,15 @@ class Command(BaseCommand):
             return
         self.stdout.write("")
         self.stdout.write("  Demo logins (sandbox money only; also in " + str(self.logins_path) + "):")
+        self.stdout.write("    user     password         TOTP secret (add it to an authenticator app)  role")
+        totp = totp_secrets_read(self.logins_path)
         for user in DEMO_USERS:
             if user.username in passwords:
-                self.stdout.write(f"    {user.username:<8} {passwords[user.username]:<16} {user.role}")
+                secret = totp.get(user.username, "-")
+                self.stdout.write(
+                    f"    {user.username:<8} {passwords[user.username]:<16} {secret:<45} {user.role}"
+                )
+        self.stdout.write(
+            "    Passkeys: open http://localhost:<port>/ (not 127.0.0.1), Account → add a passkey."
+        )
         self.stdout.write("")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent, KeySetGrant, KeySetStatus, SubAccount, User
 from accounts.services.grants import grant_revoke
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory, UserFactory
+from tests.stepup_support import stepup_data
 from tests.transfers.execution_support import (
     APPLY_PATHS,
     EXTERNAL_UID,
@@ -95,7 +96,7 @@ def test_an_address_book_entry_removed_after_approval_stops_execution(
 ):
     first, second = admins
     entry = recipient_request(actor=first, label="Partner", recipient_type=1, account=str(EXTERNAL_UID))
-    recipient_approve(actor=second, recipient_id=entry.pk)
+    recipient_approve(actor=second, stepup=stepup_data(second), recipient_id=entry.pk)
     req = approved_request(key_set=main_key_set, recipient_account=str(EXTERNAL_UID))
     recipient_remove(actor=first, recipient_id=entry.pk)  # after approval, before the worker runs
 

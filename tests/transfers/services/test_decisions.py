@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditEvent, KeySetStatus
-from tests.transfers.workflow_support import PASSWORD, member, new_request
+from accounts.models import AuditEvent, KeySetStatus, StepUpThrottle
+from tests.stepup_support import stepup_data
+from tests.transfers.workflow_support import member, new_request
 from transfers.models import Approval, Decision, PolicyRule, Status, TransferRequest
 from transfers.refusals import DecisionRefused
 from transfers.services.decisions import transfer_request_approve, transfer_request_reject
@@ -35,7 +36,7 @@ def test_one_approval_reaches_default_quorum_and_enqueues_execution_on_commit(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         req = transfer_request_approve(
-            request_id=pending.pk, approver=bob, password=PASSWORD, comment="ok", ip="10.0.0.7"
+            request_id=pending.pk, approver=bob, stepup=stepup_data(bob), comment="ok", ip="10.0.0.7"
         )
     assert req.status == Status.APPROVED
     assert req.decided_at is not None
@@ -64,7 +65,7 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
 
     def approve_then_fail():
         with transaction.atomic():
-            transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
+            transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
             raise Boom
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Boom):
@@ -75,7 +76,13 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
 
 
 def test_requester_cannot_approve_own_request(pending, alice):
-    refused("own_request", transfer_request_approve, request_id=pending.pk, approver=alice, password=PASSWORD)
+    refused(
+        "own_request",
+        transfer_request_approve,
+        request_id=pending.pk,
+        approver=alice,
+        stepup=stepup_data(alice),
+    )
     assert pending.approvals.count() == 0
 
 
@@ -85,13 +92,29 @@ def test_superuser_requester_cannot_approve_own_request_either(key_set, bob):
     root = member("root", is_superuser=True)
     grant(key_set, root, request=True, approve=True)
     req = new_request(requester=root, key_set=key_set)
-    refused("own_request", transfer_request_approve, request_id=req.pk, approver=root, password=PASSWORD)
-    refused("own_request", transfer_request_reject, request_id=req.pk, approver=root, password=PASSWORD)
+    refused(
+        "own_request", transfer_request_approve, request_id=req.pk, approver=root, stepup=stepup_data(root)
+    )
+    refused(
+        "own_request", transfer_request_reject, request_id=req.pk, approver=root, stepup=stepup_data(root)
+    )
 
 
 def test_approver_needs_the_approve_grant_on_that_key_set(pending, stranger):
-    refused("no_grant", transfer_request_approve, request_id=pending.pk, approver=stranger, password=PASSWORD)
-    refused("no_grant", transfer_request_reject, request_id=pending.pk, approver=stranger, password=PASSWORD)
+    refused(
+        "no_grant",
+        transfer_request_approve,
+        request_id=pending.pk,
+        approver=stranger,
+        stepup=stepup_data(stranger),
+    )
+    refused(
+        "no_grant",
+        transfer_request_reject,
+        request_id=pending.pk,
+        approver=stranger,
+        stepup=stepup_data(stranger),
+    )
 
 
 def test_view_grant_alone_is_not_enough(pending, key_set):
@@ -99,39 +122,77 @@ def test_view_grant_alone_is_not_enough(pending, key_set):
 
     viewer = member("vic", "viewer")
     grant(key_set, viewer)
-    refused("no_grant", transfer_request_approve, request_id=pending.pk, approver=viewer, password=PASSWORD)
+    refused(
+        "no_grant",
+        transfer_request_approve,
+        request_id=pending.pk,
+        approver=viewer,
+        stepup=stepup_data(viewer),
+    )
 
 
 def test_inactive_user_cannot_decide(pending, bob):
     bob.is_active = False
     bob.save()
-    refused("no_grant", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused(
+        "no_grant", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob)
+    )
 
 
-@pytest.mark.parametrize("password", [None, "", "wrong password"])
-def test_decision_needs_the_approvers_password(pending, bob, password):
-    refused("password", transfer_request_approve, request_id=pending.pk, approver=bob, password=password)
-    refused("password", transfer_request_reject, request_id=pending.pk, approver=bob, password=password)
+@pytest.mark.parametrize(
+    "stepup", [{}, {"stepup_code": ""}, {"stepup_code": "000000"}, {"stepup_code": "guess"}]
+)
+def test_decision_needs_the_approvers_second_factor(pending, bob, stepup):
+    stepup_data(bob)  # enrolled, so the refusal is about the code itself
+    refused("second_factor", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup)
+    refused("second_factor", transfer_request_reject, request_id=pending.pk, approver=bob, stepup=stepup)
     pending.refresh_from_db()
     assert pending.status == Status.PENDING
     assert pending.approvals.count() == 0
 
 
-def test_wrong_step_up_passwords_are_audited_and_lock_decisions_for_a_while(pending, alice, bob, carol):
+def test_the_password_is_no_step_up(pending, bob):
+    stepup_data(bob)
+    refused(
+        "second_factor",
+        transfer_request_approve,
+        request_id=pending.pk,
+        approver=bob,
+        stepup={"password": "correct horse battery staple"},
+    )
+
+
+def test_wrong_step_up_codes_are_audited_and_lock_decisions_for_a_while(pending, alice, bob, carol):
+    stepup_data(bob)
     for _ in range(5):
-        refused("password", transfer_request_approve, request_id=pending.pk, approver=bob, password="guess")
-    assert verbs(pending).count("auth.step_up_failed") == 5
-    # Even the right password is refused now, and nothing changes.
-    refused("locked", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+        refused(
+            "second_factor",
+            transfer_request_approve,
+            request_id=pending.pk,
+            approver=bob,
+            stepup={"stepup_code": "000000"},
+        )
+    assert AuditEvent.objects.filter(actor=bob, verb="auth.step_up_failed").count() == 5
+    # Even the right code is refused now (and audited), and nothing changes.
+    refused("locked", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
+    assert AuditEvent.objects.filter(actor=bob, verb="auth.step_up_failed").count() == 6
     pending.refresh_from_db()
     assert pending.status == Status.PENDING
     assert pending.approvals.count() == 0
     # The lock is per person: another approver still decides.
-    transfer_request_approve(request_id=pending.pk, approver=carol, password=PASSWORD)
-    # Failures older than the window no longer count.
-    AuditEvent.objects.filter(verb="auth.step_up_failed").update(at=timezone.now() - timedelta(minutes=16))
+    transfer_request_approve(request_id=pending.pk, approver=carol, stepup=stepup_data(carol))
+    # Once the lock has passed, bob decides again.
+    StepUpThrottle.objects.filter(user=bob).update(locked_until=timezone.now() - timedelta(seconds=1))
     other = new_request(requester=alice, key_set=pending.key_set, amount="1")
-    transfer_request_approve(request_id=other.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=other.pk, approver=bob, stepup=stepup_data(bob))
+
+
+def test_approval_records_the_second_factor_and_its_seal(pending, bob):
+    transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
+    approval = pending.approvals.get()
+    assert approval.stepup_method == "totp"
+    assert approval.stepup_assertion == {}
+    assert len(approval.stepup_seal) == 64
 
 
 def test_two_approvals_needed_above_threshold(
@@ -140,11 +201,11 @@ def test_two_approvals_needed_above_threshold(
     PolicyRule.objects.create(position=1, name="big", min_amount=Decimal(100), required_approvals=2)
     req = new_request(requester=alice, key_set=key_set, amount="150")
     with django_capture_on_commit_callbacks(execute=True):
-        req = transfer_request_approve(request_id=req.pk, approver=bob, password=PASSWORD)
+        req = transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
     assert req.status == Status.PENDING
     assert executed == []
     with django_capture_on_commit_callbacks(execute=True):
-        req = transfer_request_approve(request_id=req.pk, approver=carol, password=PASSWORD)
+        req = transfer_request_approve(request_id=req.pk, approver=carol, stepup=stepup_data(carol))
     assert req.status == Status.APPROVED
     assert executed == [req.pk]
 
@@ -152,18 +213,22 @@ def test_two_approvals_needed_above_threshold(
 def test_one_decision_per_person(alice, bob, carol, key_set):
     PolicyRule.objects.create(position=1, name="two", required_approvals=2)
     req = new_request(requester=alice, key_set=key_set)
-    transfer_request_approve(request_id=req.pk, approver=bob, password=PASSWORD)
-    refused("already_decided", transfer_request_approve, request_id=req.pk, approver=bob, password=PASSWORD)
-    refused("already_decided", transfer_request_reject, request_id=req.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
+    refused(
+        "already_decided", transfer_request_approve, request_id=req.pk, approver=bob, stepup=stepup_data(bob)
+    )
+    refused(
+        "already_decided", transfer_request_reject, request_id=req.pk, approver=bob, stepup=stepup_data(bob)
+    )
     assert Approval.objects.filter(request=req).count() == 1
 
 
 def test_reject_by_any_eligible_approver_ends_the_request(alice, bob, carol, key_set):
     PolicyRule.objects.create(position=1, name="two", required_approvals=2)
     req = new_request(requester=alice, key_set=key_set)
-    transfer_request_approve(request_id=req.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
     req = transfer_request_reject(
-        request_id=req.pk, approver=carol, password=PASSWORD, comment="wrong amount"
+        request_id=req.pk, approver=carol, stepup=stepup_data(carol), comment="wrong amount"
     )
     assert req.status == Status.REJECTED
     assert req.decided_at
@@ -171,14 +236,26 @@ def test_reject_by_any_eligible_approver_ends_the_request(alice, bob, carol, key
 
 
 def test_decided_requests_cannot_be_decided_again(pending, bob, carol):
-    transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
-    refused("not_pending", transfer_request_approve, request_id=pending.pk, approver=carol, password=PASSWORD)
-    refused("not_pending", transfer_request_reject, request_id=pending.pk, approver=carol, password=PASSWORD)
+    transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
+    refused(
+        "not_pending",
+        transfer_request_approve,
+        request_id=pending.pk,
+        approver=carol,
+        stepup=stepup_data(carol),
+    )
+    refused(
+        "not_pending",
+        transfer_request_reject,
+        request_id=pending.pk,
+        approver=carol,
+        stepup=stepup_data(carol),
+    )
 
 
 def test_expired_request_is_marked_expired_and_refused(pending, bob):
     TransferRequest.objects.filter(pk=pending.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    refused("expired", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused("expired", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     pending.refresh_from_db()
     assert pending.status == Status.EXPIRED  # the mark survives the refusal
     assert pending.approvals.count() == 0
@@ -188,7 +265,7 @@ def test_expired_request_is_marked_expired_and_refused(pending, bob):
 def test_inactive_key_set_makes_the_request_stale_at_decision(pending, bob, key_set):
     key_set.status = KeySetStatus.INACTIVE
     key_set.save()
-    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     pending.refresh_from_db()
     assert pending.status == Status.STALE
 
@@ -197,7 +274,7 @@ def test_policy_version_change_makes_the_request_stale_at_decision(pending, bob)
     from transfers.models import PolicyState
 
     PolicyState.objects.update(version=pending.policy_version + 1)  # changed behind the services' back
-    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     pending.refresh_from_db()
     assert pending.status == Status.STALE
 
@@ -208,18 +285,20 @@ def test_policy_change_through_the_service_stales_pending_requests(pending, bob,
     )
     pending.refresh_from_db()
     assert pending.status == Status.PENDING  # a proposal alone changes nothing
-    policy_change_approve(actor=admin2, change_id=change.pk)
+    policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     pending.refresh_from_db()
     assert pending.status == Status.STALE
     assert "transfer.stale" in verbs(pending)
-    refused("not_pending", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused(
+        "not_pending", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob)
+    )
 
 
 def test_tampered_payload_cannot_be_approved(pending, bob):
     TransferRequest.objects.filter(pk=pending.pk).update(
         payload={**pending.payload, "recipient_account": "99999999"}
     )
-    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     pending.refresh_from_db()
     assert pending.status == Status.STALE
     assert pending.needs_attention
@@ -229,7 +308,7 @@ def test_tampered_payload_cannot_be_approved(pending, bob):
 
 def test_tampered_hash_cannot_be_approved(pending, bob):
     TransferRequest.objects.filter(pk=pending.pk).update(payload_sha256="0" * 64)
-    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, password=PASSWORD)
+    refused("stale", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
 
 
 def test_requester_cancels_while_pending(pending, alice):
@@ -243,7 +322,7 @@ def test_only_the_requester_can_cancel(pending, bob):
 
 
 def test_cannot_cancel_after_approval(pending, alice, bob):
-    transfer_request_approve(request_id=pending.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=pending.pk, approver=bob, stepup=stepup_data(bob))
     refused("not_pending", transfer_request_cancel, request_id=pending.pk, actor=alice)
 
 
@@ -251,7 +330,7 @@ def test_expire_marks_only_overdue_pending_requests(alice, bob, key_set):
     overdue = new_request(requester=alice, key_set=key_set)
     fresh = new_request(requester=alice, key_set=key_set)
     decided = new_request(requester=alice, key_set=key_set)
-    transfer_request_approve(request_id=decided.pk, approver=bob, password=PASSWORD)
+    transfer_request_approve(request_id=decided.pk, approver=bob, stepup=stepup_data(bob))
     past = timezone.now() - timedelta(minutes=1)
     TransferRequest.objects.filter(pk__in=[overdue.pk, decided.pk]).update(expires_at=past)
     assert transfer_requests_expire() == 1

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.access import AccessDenied
 from accounts.models import AuditEvent, User
+from tests.stepup_support import stepup_data
 from tests.transfers.workflow_support import member, new_request
 from transfers.models import (
     DailyLimit,
@@ -36,7 +37,7 @@ def propose(actor: User, action: str, target_id: int | None = None, **values: An
 
 def rule_via_two(proposer: User, approver: User, **values: Any) -> PolicyRule:
     change = propose(proposer, PolicyChangeAction.RULE_CREATE, **values)
-    policy_change_approve(actor=approver, change_id=change.pk)
+    policy_change_approve(actor=approver, stepup=stepup_data(approver), change_id=change.pk)
     return PolicyRule.objects.get(name=values["name"])
 
 
@@ -58,7 +59,7 @@ def test_proposal_changes_nothing_until_a_second_admin_approves(admin1, admin2, 
     req.refresh_from_db()
     assert req.status == Status.PENDING
 
-    change, result = policy_change_approve(actor=admin2, change_id=change.pk)
+    change, result = policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     assert change.status == PolicyChangeStatus.APPLIED
     assert (change.decided_by, change.applied_version) == (admin2, v + 1)
     assert result.version == v + 1 == policy_version_current()
@@ -79,7 +80,7 @@ def test_proposer_cannot_approve_own_change(admin1, alice, key_set):
     change = propose(admin1, PolicyChangeAction.RULE_CREATE, name="r", required_approvals=1)
     v = policy_version_current()
     with pytest.raises(PolicyRefused, match="second administrator"):
-        policy_change_approve(actor=admin1, change_id=change.pk)
+        policy_change_approve(actor=admin1, stepup=stepup_data(admin1), change_id=change.pk)
     change.refresh_from_db()
     assert change.status == PolicyChangeStatus.PENDING
     assert policy_version_current() == v
@@ -92,9 +93,9 @@ def test_superuser_proposer_cannot_approve_own_change_either(db):
     root = member("root", is_superuser=True, is_staff=True)
     change = propose(root, PolicyChangeAction.RULE_CREATE, name="r", required_approvals=1)
     with pytest.raises(PolicyRefused, match="second administrator"):
-        policy_change_approve(actor=root, change_id=change.pk)
+        policy_change_approve(actor=root, stepup=stepup_data(root), change_id=change.pk)
     with pytest.raises(PolicyRefused, match="second administrator"):
-        policy_change_reject(actor=root, change_id=change.pk)
+        policy_change_reject(actor=root, stepup=stepup_data(root), change_id=change.pk)
 
 
 def test_new_requests_use_the_new_version(admin1, admin2, alice, key_set):
@@ -109,11 +110,11 @@ def test_edit_and_delete(admin1, admin2):
     change = propose(admin2, PolicyChangeAction.RULE_UPDATE, rule.pk, name="r2", required_approvals=2)
     assert ("name", "r", "r2") in change.rows()
     assert PolicyRule.objects.get().name == "r"
-    policy_change_approve(actor=admin1, change_id=change.pk)
+    policy_change_approve(actor=admin1, stepup=stepup_data(admin1), change_id=change.pk)
     assert PolicyRule.objects.get().name == "r2"
     change = propose(admin1, PolicyChangeAction.RULE_DELETE, rule.pk)
     assert PolicyRule.objects.exists()
-    policy_change_approve(actor=admin2, change_id=change.pk)
+    policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     assert not PolicyRule.objects.exists()
     assert AuditEvent.objects.filter(verb="policy.rule_delete").exists()
 
@@ -122,7 +123,7 @@ def test_rejection_changes_nothing(admin1, admin2, alice, key_set):
     req = new_request(requester=alice, key_set=key_set)
     v = policy_version_current()
     change = propose(admin1, PolicyChangeAction.LIMIT_SAVE, key_set_id=key_set.pk, asset="USDT", limit="500")
-    change = policy_change_reject(actor=admin2, change_id=change.pk)
+    change = policy_change_reject(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     assert (change.status, change.decided_by) == (PolicyChangeStatus.REJECTED, admin2)
     assert not DailyLimit.objects.exists()
     assert policy_version_current() == v
@@ -130,7 +131,7 @@ def test_rejection_changes_nothing(admin1, admin2, alice, key_set):
     assert req.status == Status.PENDING
     assert AuditEvent.objects.filter(verb="policy.change_reject").count() == 1
     with pytest.raises(PolicyRefused, match="not waiting"):
-        policy_change_approve(actor=admin2, change_id=change.pk)
+        policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
 
 
 def test_proposer_may_cancel_others_may_not(admin1, admin2):
@@ -141,7 +142,7 @@ def test_proposer_may_cancel_others_may_not(admin1, admin2):
     assert change.status == PolicyChangeStatus.CANCELLED
     assert AuditEvent.objects.filter(verb="policy.change_cancel").count() == 1
     with pytest.raises(PolicyRefused, match="not waiting"):
-        policy_change_approve(actor=admin2, change_id=change.pk)
+        policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     assert not PolicyRule.objects.exists()
 
 
@@ -149,9 +150,11 @@ def test_non_admins_cannot_propose_or_decide(admin1, alice):
     with pytest.raises(AccessDenied):
         propose(alice, PolicyChangeAction.RULE_CREATE, name="r", required_approvals=1)
     change = propose(admin1, PolicyChangeAction.RULE_CREATE, name="r", required_approvals=1)
-    for decide in (policy_change_approve, policy_change_reject, policy_change_cancel):
+    for decide in (policy_change_approve, policy_change_reject):
         with pytest.raises(AccessDenied):
-            decide(actor=alice, change_id=change.pk)
+            decide(actor=alice, change_id=change.pk, stepup=stepup_data(alice))
+    with pytest.raises(AccessDenied):
+        policy_change_cancel(actor=alice, change_id=change.pk)
     change.refresh_from_db()
     assert change.status == PolicyChangeStatus.PENDING
 
@@ -206,11 +209,11 @@ def test_target_deleted_meanwhile_marks_the_proposal_rejected(admin1, admin2, al
     rule = rule_via_two(admin1, admin2, name="r", required_approvals=1)
     edit = propose(admin1, PolicyChangeAction.RULE_UPDATE, rule.pk, name="r2", required_approvals=2)
     delete = propose(admin1, PolicyChangeAction.RULE_DELETE, rule.pk)
-    policy_change_approve(actor=admin2, change_id=delete.pk)
+    policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=delete.pk)
     req = new_request(requester=alice, key_set=key_set)
     v = policy_version_current()
     with pytest.raises(PolicyRefused, match=r"No such rule.*marked rejected"):
-        policy_change_approve(actor=admin2, change_id=edit.pk)
+        policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=edit.pk)
     edit.refresh_from_db()
     assert edit.status == PolicyChangeStatus.REJECTED
     assert "No such rule" in edit.note
@@ -224,7 +227,7 @@ def test_target_deleted_meanwhile_marks_the_proposal_rejected(admin1, admin2, al
 def test_daily_limit_save_and_delete(admin1, admin2, alice, key_set):
     req = new_request(requester=alice, key_set=key_set)
     change = propose(admin1, PolicyChangeAction.LIMIT_SAVE, key_set_id=key_set.pk, asset="usdt", limit="500")
-    _, result = policy_change_approve(actor=admin2, change_id=change.pk)
+    _, result = policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     limit = DailyLimit.objects.get()
     assert (limit.asset, result.stale_requests) == ("USDT", 1)
     req.refresh_from_db()
@@ -232,10 +235,10 @@ def test_daily_limit_save_and_delete(admin1, admin2, alice, key_set):
     change = propose(admin2, PolicyChangeAction.LIMIT_SAVE, key_set_id=key_set.pk, asset="USDT", limit="600")
     assert change.target_id == limit.pk
     assert ("limit", "500", "600") in change.rows()
-    policy_change_approve(actor=admin1, change_id=change.pk)
+    policy_change_approve(actor=admin1, stepup=stepup_data(admin1), change_id=change.pk)
     assert DailyLimit.objects.get().limit == Decimal(600)
     change = propose(admin1, PolicyChangeAction.LIMIT_DELETE, limit.pk)
-    policy_change_approve(actor=admin2, change_id=change.pk)
+    policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
     assert not DailyLimit.objects.exists()
 
 
@@ -273,7 +276,9 @@ def test_pages_propose_then_a_second_admin_approves(admin1, admin2, pending):
     page = c2.get(reverse("transfers:policy")).content.decode()
     assert reverse("transfers:policy_change_approve", args=[change.pk]) in page
     assert "required approvals: — → 2" in page
-    response = csrf_post(c2, reverse("transfers:policy_change_approve", args=[change.pk]), {})
+    response = csrf_post(
+        c2, reverse("transfers:policy_change_approve", args=[change.pk]), stepup_data(admin2)
+    )
     assert response.status_code == 302
     assert PolicyRule.objects.get().required_approvals == 2
     pending.refresh_from_db()
