@@ -240,6 +240,14 @@ class PolicyRuleForm(forms.Form):
         help_text="Applies at or above.",
     )
     required_approvals = forms.IntegerField(min_value=1, max_value=20, initial=1)
+    passkey_required_above = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        decimal_places=8,
+        max_digits=30,
+        label="Passkey-signed approvals only above",
+        help_text="Blank: TOTP approvals count too. Above this amount only passkey-signed approvals count.",
+    )
     is_active = forms.BooleanField(required=False, initial=True)
 
 

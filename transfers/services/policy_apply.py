@@ -52,6 +52,9 @@ def rule_state(rule: PolicyRule) -> dict[str, Any]:
         "asset": rule.asset,
         "min_amount": None if rule.min_amount is None else format(rule.min_amount.normalize(), "f"),
         "required_approvals": rule.required_approvals,
+        "passkey_required_above": None
+        if rule.passkey_required_above is None
+        else format(rule.passkey_required_above.normalize(), "f"),
         "is_active": rule.is_active,
     }
 
@@ -73,6 +76,7 @@ def rule_clean(
     asset: str = "",
     min_amount: Decimal | None = None,
     is_active: bool = True,
+    passkey_required_above: Decimal | None = None,
 ) -> tuple[dict[str, Any], ApiKeySet | None, list[str]]:
     """Check a rule's values. Returns (clean values, key set, warnings); refuses a quorum never reachable."""
     name = (name or "").strip()
@@ -84,6 +88,7 @@ def rule_clean(
         required = int(required_approvals)
         position = int(position)
         min_amount = None if min_amount in (None, "") else Decimal(str(min_amount))
+        passkey_above = None if passkey_required_above in (None, "") else Decimal(str(passkey_required_above))
     except (TypeError, ValueError, ArithmeticError):
         raise PolicyRefused("Position, approvals and threshold are numbers.") from None
     if required < 1:
@@ -94,6 +99,8 @@ def rule_clean(
         raise PolicyRefused("Unknown transfer kind.")
     if min_amount is not None and (not min_amount.is_finite() or min_amount < 0):
         raise PolicyRefused("The threshold cannot be negative.")
+    if passkey_above is not None and (not passkey_above.is_finite() or passkey_above < 0):
+        raise PolicyRefused("The passkey threshold cannot be negative.")
     try:
         asset = asset_clean(asset) if asset else ""
     except PayloadError as exc:
@@ -123,6 +130,7 @@ def rule_clean(
         "min_amount": min_amount,
         "required_approvals": required,
         "is_active": bool(is_active),
+        "passkey_required_above": passkey_above,
     }
     return values, key_set, warnings
 
@@ -149,6 +157,7 @@ def policy_rule_save(
     rule.asset = clean["asset"]
     rule.min_amount = clean["min_amount"]
     rule.required_approvals = clean["required_approvals"]
+    rule.passkey_required_above = clean["passkey_required_above"]
     rule.is_active = clean["is_active"]
     rule.save()
     version, staled = policy_changed(actor=actor, reason=f"policy rule “{rule.name}” changed", ip=ip)

@@ -48,6 +48,7 @@ _RULE_FIELDS = (
     "min_amount",
     "required_approvals",
     "is_active",
+    "passkey_required_above",
 )
 
 
@@ -62,6 +63,9 @@ def _rule_json(clean: dict[str, Any]) -> dict[str, Any]:
         "asset": clean["asset"],
         "min_amount": None if amount is None else format(amount.normalize(), "f"),
         "required_approvals": clean["required_approvals"],
+        "passkey_required_above": None
+        if clean["passkey_required_above"] is None
+        else format(clean["passkey_required_above"].normalize(), "f"),
         "is_active": clean["is_active"],
     }
 

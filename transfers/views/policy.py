@@ -76,6 +76,7 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
             "asset": rule.asset,
             "min_amount": rule.min_amount,
             "required_approvals": rule.required_approvals,
+            "passkey_required_above": rule.passkey_required_above,
             "is_active": rule.is_active,
         }
         if rule
@@ -97,6 +98,7 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
                     "asset": d.get("asset") or "",
                     "min_amount": d.get("min_amount"),
                     "required_approvals": d["required_approvals"],
+                    "passkey_required_above": d.get("passkey_required_above"),
                     "is_active": bool(d.get("is_active")),
                 },
                 ip=client_ip(request),

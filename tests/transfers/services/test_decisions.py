@@ -356,3 +356,28 @@ def test_key_set_deactivation_by_accounts_stales_pending(pending, admin1, key_se
     key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
     pending.refresh_from_db()
     assert pending.status == Status.STALE
+
+
+def test_a_rule_proposed_with_a_passkey_threshold_refuses_totp_approvals_above_it(
+    admin1, admin2, alice, bob, key_set
+):
+    from transfers.models import PolicyChangeAction
+
+    change, _ = policy_change_propose(
+        actor=admin1,
+        action=PolicyChangeAction.RULE_CREATE,
+        values={"name": "passkeys above 100", "required_approvals": 1, "passkey_required_above": "100"},
+    )
+    policy_change_approve(actor=admin2, stepup=stepup_data(admin2), change_id=change.pk)
+    assert PolicyRule.objects.get().passkey_required_above == Decimal(100)
+    small = new_request(requester=alice, key_set=key_set, amount="100")
+    transfer_request_approve(request_id=small.pk, approver=bob, stepup=stepup_data(bob))  # not above
+    big = new_request(requester=alice, key_set=key_set, amount="100.01")
+    refused(
+        "passkey_required", transfer_request_approve, request_id=big.pk, approver=bob, stepup=stepup_data(bob)
+    )
+    transfer_request_reject(
+        request_id=big.pk, approver=bob, stepup=stepup_data(bob)
+    )  # rejecting needs no passkey
+    big.refresh_from_db()
+    assert big.status == Status.REJECTED
