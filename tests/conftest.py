@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,13 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limiter_keys(settings: Any) -> None:
+    """Each test its own shared-limiter keys (Redis in CI): a 100410 with BingX's 5-minute penalty,
+    or a call a test cut off mid-flight, must not hold an endpoint shut for the tests after it."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex[:12]}:bingx:rl:"
 
 
 @pytest.fixture(autouse=True)

@@ -87,9 +87,14 @@ def store() -> Store:
     ident = f"{url}#{prefix}" if url else f"file:{settings.VAR_DIR}"
     with _stores_lock:
         found = _stores.get(ident)
-        if found is None:
-            found = RedisStore(url, prefix=prefix) if url else FileStore(Path(settings.VAR_DIR) / "ratelimit")
-            _stores[ident] = found
+        if found is None and url:
+            pooled = _stores.get(url)  # one connection pool per Redis, whatever the prefix
+            if not isinstance(pooled, RedisStore):
+                pooled = _stores[url] = RedisStore(url)
+            found = pooled.with_prefix(prefix)
+        elif found is None:
+            found = FileStore(Path(settings.VAR_DIR) / "ratelimit")
+        _stores[ident] = found
         return found
 
 

@@ -8,6 +8,7 @@ store is unreachable → `RateLimitUnavailable` (fail closed).
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from exchange.ratelimit.base import INFLIGHT_MS, INFLIGHT_POLL_MS, STORE_DOWN_RETRY_S, RateLimitUnavailable
@@ -68,6 +69,12 @@ class RedisStore:
         self._take = self._redis.register_script(_TAKE_LUA)
         self._block = self._redis.register_script(_BLOCK_LUA)
         self._settle = self._redis.register_script(_SETTLE_LUA)
+
+    def with_prefix(self, prefix: str) -> RedisStore:
+        """The same connection pool and scripts under other keys."""
+        other = copy.copy(self)
+        other._prefix = prefix
+        return other
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self._prefix}{key}", f"{self._prefix}block:{key}"]
