@@ -185,6 +185,11 @@ def passkey_assertion_check(
     except PasskeyInvalid:
         raise
     except (ValueError, KeyError, TypeError, WebAuthnException) as exc:
+        if "challenge" in str(exc).lower():
+            raise PasskeyInvalid(
+                "The passkey signed a different decision (another request, decision or amount); "
+                "sign this one."
+            ) from exc
         raise PasskeyInvalid(f"The passkey signature does not verify: {exc}") from exc
     return PasskeyAssertion(credential=credential, new_sign_count=verified.new_sign_count, stored=stored)
 

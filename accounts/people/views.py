@@ -20,14 +20,12 @@ from accounts.models import PeopleChange, PeopleChangeKind, User
 from accounts.people import selectors
 from accounts.people.forms import PersonCreateForm
 from accounts.services.people import (
-    PURPOSE_APPROVE,
     PeopleChangeRefused,
     people_change_approve,
     people_change_cancel,
     people_change_propose,
     people_change_reject,
 )
-from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, denied_as_http, request_user
 
 _guarded = denied_as_http(not_found=User.DoesNotExist, what="person")
@@ -53,7 +51,6 @@ def people_list(request: HttpRequest) -> HttpResponse:
         "rows": selectors.people_list(user=user),
         "pending": selectors.people_changes_pending(user=user),
         "recent": selectors.people_changes_recent(user=user),
-        "stepup_options": stepup_challenge(user=user, purpose=PURPOSE_APPROVE),
     }
     return render(request, "accounts/people_list.html", context)
 
@@ -91,7 +88,6 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "key_sets": selectors.key_sets_all(),
         "pending": selectors.people_changes_pending(user=user, person=person),
         "recent": selectors.people_changes_recent(user=user, person=person, limit=10),
-        "stepup_options": stepup_challenge(user=user, purpose=PURPOSE_APPROVE),
     }
     return render(request, "accounts/people_detail.html", context)
 

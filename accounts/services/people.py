@@ -29,7 +29,7 @@ from accounts.services.people_apply import (
     change_clean,
     stored_values,
 )
-from accounts.stepup import StepUpRefused, stepup_verify
+from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 
 Status = PeopleChangeStatus
 PURPOSE_APPROVE = "people.approve"
@@ -152,10 +152,14 @@ def _decidable(*, change_id: int, actor: User, proposer_message: str | None = No
         _ensure_may_decide(record=record, actor=actor)
 
 
-def _stepup(*, actor: User, data: Mapping[str, str], purpose: str, ip: str | None) -> str:
-    """The decider's second factor (outside any transaction: failures are counted and audited)."""
+def _stepup(
+    *, actor: User, data: Mapping[str, str], purpose: str, change_id: int, decision: str, ip: str | None
+) -> str:
+    """The decider's second factor (outside any transaction: failures are counted and audited); a
+    passkey signs a challenge derived from this change and this decision."""
+    binding = stepup_binding(subject="people-change", object_id=change_id, decision=decision)
     try:
-        return stepup_verify(user=actor, data=data, purpose=purpose, ip=ip).method
+        return stepup_verify(user=actor, data=data, purpose=purpose, binding=binding, ip=ip).method
     except StepUpRefused as exc:
         raise PeopleChangeRefused(str(exc), code="stepup") from None
 
@@ -169,7 +173,9 @@ def people_change_approve(
     proposal is marked REJECTED with the reason, committed, and PeopleChangeRefused is raised.
     """
     _decidable(change_id=change_id, actor=actor)
-    method = _stepup(actor=actor, data=stepup, purpose=PURPOSE_APPROVE, ip=ip)
+    method = _stepup(
+        actor=actor, data=stepup, purpose=PURPOSE_APPROVE, change_id=change_id, decision="approve", ip=ip
+    )
     refusal: str | None = None
     with transaction.atomic():
         record = _lock_pending(change_id=change_id, actor=actor)
@@ -208,7 +214,9 @@ def people_change_reject(
     """A second administrator turns a pending change down (second factor confirmed); nothing changes."""
     own = "A second administrator must decide a change you proposed; cancel it instead."
     _decidable(change_id=change_id, actor=actor, proposer_message=own)
-    method = _stepup(actor=actor, data=stepup, purpose=PURPOSE_REJECT, ip=ip)
+    method = _stepup(
+        actor=actor, data=stepup, purpose=PURPOSE_REJECT, change_id=change_id, decision="reject", ip=ip
+    )
     with transaction.atomic():
         record = _lock_pending(change_id=change_id, actor=actor)
         _ensure_may_decide(record=record, actor=actor)
