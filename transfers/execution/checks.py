@@ -19,16 +19,16 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.access import Capability, user_can
 from accounts.models import KeySetStatus, User
 from exchange.base_urls import base_url_refusal
 from transfers.approval_proof import approval_proof_problem, passkey_required, passkey_threshold
-from transfers.models import Approval, Decision, RecipientType, StepUpMethod, TransferKind, TransferRequest
+from transfers.models import Approval, RecipientType, StepUpMethod, TransferKind, TransferRequest
 from transfers.payload import payload_verify
 from transfers.policy import policy_version_current
+from transfers.quorum import approvals_counted
 from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
 
 NOTHING_SENT = "nothing was sent"
@@ -76,16 +76,6 @@ def approval_second_factor_holds(*, req: TransferRequest, approval: Approval) ->
 
 
 APPROVAL_CHECKS: list[ApprovalCheck] = [approver_active, approver_holds_approve, approval_second_factor_holds]
-
-
-def approvals_counted(*, req: TransferRequest) -> QuerySet[Approval]:
-    """The approvals the quorum counted: this payload hash, by people other than the requester."""
-    return (
-        Approval.objects.filter(request=req, decision=Decision.APPROVE, payload_sha256=req.payload_sha256)
-        .exclude(approver_id=req.requested_by_id)
-        .select_related("approver")
-        .order_by("pk")
-    )
 
 
 # --- the request as a whole ----------------------------------------------------------------------

@@ -27,7 +27,6 @@ from transfers.models import (
     Approval,
     Decision,
     Status,
-    StepUpMethod,
     TransferRequest,
 )
 from transfers.payload import (
@@ -36,6 +35,7 @@ from transfers.payload import (
 from transfers.policy import (
     policy_version_current,
 )
+from transfers.quorum import approvals_counted, passkey_approvals_only
 from transfers.refusals import DecisionRefused
 from transfers.services.requests import request_state
 
@@ -156,11 +156,7 @@ def _decided_status(*, req: TransferRequest, decision: str) -> str | None:
     """REJECTED on a reject; APPROVED once approvals of this payload by others reach the quorum."""
     if decision == Decision.REJECT:
         return Status.REJECTED
-    approvals = req.approvals.filter(decision=Decision.APPROVE, payload_sha256=req.payload_sha256).exclude(
-        approver_id=req.requested_by_id
-    )
-    if passkey_required(req=req):  # the rule's threshold: TOTP approvals do not count above it
-        approvals = approvals.filter(stepup_method=StepUpMethod.WEBAUTHN)
+    approvals = passkey_approvals_only(req=req, approvals=approvals_counted(req=req))
     return Status.APPROVED if approvals.count() >= req.required_approvals else None
 
 
