@@ -22,3 +22,16 @@ def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_the_deploy_check_names_a_passkey_host_the_site_does_not_serve(settings):
+    from accounts.checks import passkey_relying_party_check
+
+    settings.ALLOWED_HOSTS = ["desk.example.com"]
+    settings.WEBAUTHN_RP_ID = "localhost"
+    (warning,) = passkey_relying_party_check()
+    assert warning.id == "accounts.W001"
+    settings.WEBAUTHN_RP_ID = "desk.example.com"
+    assert passkey_relying_party_check() == []
+    settings.ALLOWED_HOSTS = [".example.com"]
+    assert passkey_relying_party_check() == []
