@@ -26,7 +26,8 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("admin", "Ada", ("administrator",), "administrator, superuser: adds key sets", True, True),
+    # Not a superuser: a superuser is break-glass only (its logins and changes are audit events).
+    DemoUser("admin", "Ada", ("administrator",), "administrator: adds key sets", False, True),
     DemoUser(
         "admin2",
         "Ben",
