@@ -5,14 +5,23 @@ claims is never a recipient without an address-book entry."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client as WebClient
+from django.urls import reverse
 
 from accounts.models import AccountKind, ApiKeySet, Environment, KeySetStatus, SubAccount, User
 from accounts.services.key_sets import key_set_activate, key_set_create
 from accounts.services.verification import key_set_verify
-from tests.factories import ApiKeySetFactory
+from tests.factories import ApiKeySetFactory, KeySetGrantFactory
 from tests.stepup_support import stepup_data
 from tests.transfers.execution_support import Sandbox, demo_key
-from tests.transfers.workflow_support import EXTERNAL_UID, SUB2_UID, inner_fields, member, new_request
+from tests.transfers.workflow_support import (
+    EXTERNAL_UID,
+    SUB1_UID,
+    SUB2_UID,
+    inner_fields,
+    member,
+    new_request,
+)
 from transfers.models import Status, TransferRequest
 from transfers.recipients import own_uids
 from transfers.refusals import RequestRefused
@@ -48,6 +57,13 @@ def test_a_verified_but_pending_key_sets_uid_is_not_a_recipient(
     with pytest.raises(RequestRefused, match=NOT_OWN):
         request_to(alice=alice, key_set=key_set, uid=EXTERNAL_UID)
     assert EXTERNAL_UID not in own_uids(key_set=key_set)
+    # ... nor offered as a suggestion on the request page, even to someone who may see that key set.
+    KeySetGrantFactory(key_set=claimed, user=alice, can_view=True)
+    web = WebClient()
+    web.force_login(alice)
+    page = web.get(reverse("transfers:request_new") + "?kind=inner").content.decode()
+    assert str(SUB1_UID) in page  # the family is offered
+    assert str(EXTERNAL_UID) not in page
 
     # The second administrator vouches for it: from now on its UID is ours.
     key_set_activate(actor=admin2, stepup=stepup_data(admin2), key_set_id=claimed.pk)

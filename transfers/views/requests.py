@@ -52,11 +52,16 @@ def _known_recipients(*, user: User, form: Any) -> list[tuple[str, str]]:
     """Suggestions for the recipient field: own accounts of the offered key sets and the address book."""
     field = form.fields["key_set"]
     seen: dict[str, str] = {}
+    visible = set(
+        key_sets_for(user=user, capability=Capability.VIEW).exclude(uid=None).values_list("uid", flat=True)
+    )
     for ks in field.queryset:
-        for uid, label in recipients.family_uids(key_set=ks).items():
-            seen.setdefault(str(uid), label)
-    for ks in key_sets_for(user=user, capability=Capability.VIEW).exclude(uid=None):
-        seen.setdefault(str(ks.uid), f"key set {ks.label}")  # only key sets this user may see
+        # Only what the service would accept as an own account (active key sets on the same
+        # exchange, the family) — and, beyond the family, only key sets this user may see.
+        family = recipients.family_uids(key_set=ks)
+        for uid, label in recipients.own_uids(key_set=ks).items():
+            if uid in family or uid in visible:
+                seen.setdefault(str(uid), label)
     for entry in recipients.address_book_active():
         seen.setdefault(entry.account, f"address book: {entry.label}")
     return sorted(seen.items())
