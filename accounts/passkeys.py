@@ -82,7 +82,7 @@ def passkey_registration_options(*, user: User, challenge: bytes) -> str:
         challenge=challenge,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.PREFERRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in user.passkeys.all()
@@ -101,6 +101,7 @@ def passkey_register(*, user: User, name: str, response_json: str, challenge: by
             expected_challenge=challenge,
             expected_rp_id=settings.WEBAUTHN_RP_ID,
             expected_origin=origin,
+            require_user_verification=True,
         )
     except PasskeyInvalid:
         raise
@@ -127,7 +128,8 @@ def passkey_request_options(*, user: User, challenge: bytes) -> dict[str, Any]:
         allow_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in user.passkeys.all()
         ],
-        user_verification=UserVerificationRequirement.PREFERRED,
+        # Required: a decision that moves money needs the person (PIN, biometrics), not only a touch.
+        user_verification=UserVerificationRequirement.REQUIRED,
     )
     parsed: dict[str, Any] = json.loads(options_to_json(options))
     return parsed
@@ -181,6 +183,7 @@ def passkey_assertion_check(
             expected_origin=_expected_origin(stored["client_data_json"]),
             credential_public_key=bytes(credential.public_key),
             credential_current_sign_count=0 if recheck else credential.sign_count,
+            require_user_verification=True,
         )
     except PasskeyInvalid:
         raise

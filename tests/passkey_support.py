@@ -21,8 +21,9 @@ ORIGIN = "http://localhost:8000"
 
 
 class SoftPasskey:
-    def __init__(self, *, user: User) -> None:
+    def __init__(self, *, user: User, user_verified: bool = True) -> None:
         self.user = user
+        self.flags = 0x05 if user_verified else 0x01  # UP (+ UV)
         self._key = ec.generate_private_key(ec.SECP256R1())
         numbers = self._key.public_key().public_numbers()
         cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
@@ -36,7 +37,7 @@ class SoftPasskey:
         """navigator.credentials.get()'s JSON answer for `challenge`."""
         self._count += 1
         rp_hash = hashlib.sha256(settings.WEBAUTHN_RP_ID.encode()).digest()
-        authenticator_data = rp_hash + bytes([0x05]) + struct.pack(">I", self._count)  # UP + UV
+        authenticator_data = rp_hash + bytes([self.flags]) + struct.pack(">I", self._count)
         client_data = json.dumps(
             {"type": "webauthn.get", "challenge": b64url(challenge), "origin": origin, "crossOrigin": False}
         ).encode()

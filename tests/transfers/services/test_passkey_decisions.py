@@ -67,3 +67,14 @@ def test_a_signature_for_one_request_does_not_approve_another(
     pending.refresh_from_db()
     assert (other.status, pending.status) == (Status.PENDING, Status.PENDING)
     assert executed == []
+
+
+def test_a_passkey_touch_without_user_verification_does_not_decide(
+    pending: TransferRequest, bob: User, executed: list[int]
+) -> None:
+    passkey = SoftPasskey(user=bob, user_verified=False)  # presence only: no PIN, no biometrics
+    with pytest.raises(DecisionRefused, match="does not verify"):
+        transfer_request_approve(
+            request_id=pending.pk, approver=bob, stepup=signed(passkey, pending, "approve")
+        )
+    assert not Approval.objects.exists()
