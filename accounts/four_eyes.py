@@ -8,7 +8,7 @@ whoever proposed it, and a decision is one save plus one audit event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.db import models
@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.access import ensure_admin
 from accounts.audit import audit_record
 from accounts.models import User
+from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 
 P = TypeVar("P", bound=models.Model)
 
@@ -27,6 +28,26 @@ def second_person_ensure(
     """Refuse (with `message`) when the decider is one of the people who made the proposal."""
     if decider.pk in {m for m in makers if m is not None}:
         raise refused(message)
+
+
+def decision_stepup(
+    *,
+    decider: User,
+    subject: str,
+    object_id: int,
+    decision: str,
+    purpose: str,
+    stepup: Mapping[str, str],
+    refuse: Callable[[str], Exception],
+    ip: str | None,
+) -> str:
+    """The decider's second factor, before the decision's transaction (a failure stays recorded); a
+    passkey signs a challenge derived from this proposal and this decision. Returns the method."""
+    binding = stepup_binding(subject=subject, object_id=object_id, decision=decision)
+    try:
+        return stepup_verify(user=decider, data=stepup, purpose=purpose, binding=binding, ip=ip).method
+    except StepUpRefused as exc:
+        raise refuse(f"{exc} Nothing was changed.") from None
 
 
 def proposal_lock_pending(
@@ -78,4 +99,4 @@ def proposal_decide(
     return proposal
 
 
-__all__ = ["proposal_decide", "proposal_lock_pending", "second_person_ensure"]
+__all__ = ["decision_stepup", "proposal_decide", "proposal_lock_pending", "second_person_ensure"]

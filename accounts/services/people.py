@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.access import ensure_admin
 from accounts.audit import audit_record
-from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
+from accounts.four_eyes import decision_stepup, proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import PeopleChange, PeopleChangeKind, PeopleChangeStatus, User
 from accounts.services.people_apply import (
     PeopleChangeRefused,
@@ -29,7 +29,6 @@ from accounts.services.people_apply import (
     change_clean,
     stored_values,
 )
-from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
 
 Status = PeopleChangeStatus
 PURPOSE_APPROVE = "people.approve"
@@ -157,11 +156,16 @@ def _stepup(
 ) -> str:
     """The decider's second factor (outside any transaction: failures are counted and audited); a
     passkey signs a challenge derived from this change and this decision."""
-    binding = stepup_binding(subject="people-change", object_id=change_id, decision=decision)
-    try:
-        return stepup_verify(user=actor, data=data, purpose=purpose, binding=binding, ip=ip).method
-    except StepUpRefused as exc:
-        raise PeopleChangeRefused(str(exc), code="stepup") from None
+    return decision_stepup(
+        decider=actor,
+        subject="people-change",
+        object_id=change_id,
+        decision=decision,
+        purpose=purpose,
+        stepup=data,
+        refuse=lambda message: PeopleChangeRefused(message, code="stepup"),
+        ip=ip,
+    )
 
 
 def people_change_approve(

@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 
 from accounts.access import ensure_admin
 from accounts.audit import audit_record
-from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
+from accounts.four_eyes import decision_stepup, proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import User
-from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
+from accounts.stepup import stepup_binding
 from transfers.models import AllowedRecipient, RecipientStatus, Status, TransferRequest
 from transfers.recipients import RecipientRefused, recipient_clean
 from transfers.services.requests import requests_mark_stale
@@ -101,25 +101,27 @@ def _decide(*, actor: User, recipient_id: int, status: str, verb: str, ip: str |
 RECIPIENT_PURPOSE = "recipient.{decision}"
 
 
+RECIPIENT_SUBJECT = "address-book-entry"
+
+
 def recipient_decision_binding(*, recipient_id: int, decision: str) -> bytes:
-    return stepup_binding(subject="address-book-entry", object_id=recipient_id, decision=decision)
+    return stepup_binding(subject=RECIPIENT_SUBJECT, object_id=recipient_id, decision=decision)
 
 
 def _step_up(
     *, actor: User, recipient_id: int, decision: str, stepup: Mapping[str, str], ip: str | None
 ) -> None:
-    """The second factor first, outside the decision's transaction (a failure stays recorded)."""
     ensure_admin(user=actor)
-    try:
-        stepup_verify(
-            user=actor,
-            data=stepup,
-            purpose=RECIPIENT_PURPOSE.format(decision=decision),
-            binding=recipient_decision_binding(recipient_id=recipient_id, decision=decision),
-            ip=ip,
-        )
-    except StepUpRefused as exc:
-        raise RecipientRefused(f"{exc} Nothing was changed.") from None
+    decision_stepup(
+        decider=actor,
+        subject=RECIPIENT_SUBJECT,
+        object_id=recipient_id,
+        decision=decision,
+        purpose=RECIPIENT_PURPOSE.format(decision=decision),
+        stepup=stepup,
+        refuse=RecipientRefused,
+        ip=ip,
+    )
 
 
 def recipient_approve(

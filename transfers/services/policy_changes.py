@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from accounts.access import ensure_admin
 from accounts.audit import audit_record
-from accounts.four_eyes import proposal_decide, proposal_lock_pending, second_person_ensure
+from accounts.four_eyes import decision_stepup, proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import User
-from accounts.stepup import StepUpRefused, stepup_binding, stepup_verify
+from accounts.stepup import stepup_binding
 from transfers.models import (
     DailyLimit,
     PolicyChangeAction,
@@ -191,25 +191,27 @@ def _change_apply(*, change: PolicyChangeRequest, actor: User, ip: str | None) -
 POLICY_PURPOSE = "policy.{decision}"
 
 
+POLICY_SUBJECT = "policy-change"
+
+
 def policy_change_binding(*, change_id: int, decision: str) -> bytes:
-    return stepup_binding(subject="policy-change", object_id=change_id, decision=decision)
+    return stepup_binding(subject=POLICY_SUBJECT, object_id=change_id, decision=decision)
 
 
 def _step_up(
     *, actor: User, change_id: int, decision: str, stepup: Mapping[str, str], ip: str | None
 ) -> None:
-    """The second factor first, outside the decision's transaction (a failure stays recorded)."""
     ensure_admin(user=actor)
-    try:
-        stepup_verify(
-            user=actor,
-            data=stepup,
-            purpose=POLICY_PURPOSE.format(decision=decision),
-            binding=policy_change_binding(change_id=change_id, decision=decision),
-            ip=ip,
-        )
-    except StepUpRefused as exc:
-        raise PolicyRefused(f"{exc} Nothing was changed.") from None
+    decision_stepup(
+        decider=actor,
+        subject=POLICY_SUBJECT,
+        object_id=change_id,
+        decision=decision,
+        purpose=POLICY_PURPOSE.format(decision=decision),
+        stepup=stepup,
+        refuse=PolicyRefused,
+        ip=ip,
+    )
 
 
 def policy_change_approve(
