@@ -5,27 +5,14 @@ does not count: the request ends FAILED with that reason and nothing reaches the
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from accounts.models import AuditEvent
 from tests.transfers.execution_support import APPLY_PATHS, INNER_APPLY, Sandbox, approved_request
-from transfers.execution.execute import transfer_execute
 from transfers.models import Approval, PolicyRule, Status, TransferRequest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("limiter_dir")]
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks: Any) -> Any:
-    def run(req: TransferRequest) -> TransferRequest:
-        with django_capture_on_commit_callbacks(execute=True):
-            transfer_execute(request_id=req.pk)
-        req.refresh_from_db()
-        return req
-
-    return run
 
 
 def assert_failed_and_nothing_sent(sandbox: Sandbox, req: TransferRequest, *, reason: str) -> None:

@@ -20,23 +20,10 @@ from tests.transfers.execution_support import (
     Sandbox,
     approved_request,
 )
-from transfers.execution.execute import MAX_NOT_SENT, transfer_execute
+from transfers.execution.execute import MAX_NOT_SENT
 from transfers.models import AttemptKind, AttemptOutcome, PolicyState, Status, TransferKind, TransferRequest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("limiter_dir")]
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks: Any) -> Any:
-    """Run the service and its on-commit follow-ups (recorded by `enqueued`)."""
-
-    def run(req: TransferRequest) -> TransferRequest:
-        with django_capture_on_commit_callbacks(execute=True):
-            transfer_execute(request_id=req.pk)
-        req.refresh_from_db()
-        return req
-
-    return run
 
 
 def verbs(req: TransferRequest) -> list[str]:

@@ -5,7 +5,6 @@ sends nothing to the exchange (the sandbox's journal, over HTTP, shows no call).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -24,22 +23,10 @@ from tests.transfers.execution_support import (
     approved_request,
 )
 from transfers.execution import checks
-from transfers.execution.execute import transfer_execute
 from transfers.models import Approval, AttemptOutcome, Decision, Status, TransferKind, TransferRequest
 from transfers.services.address_book import recipient_approve, recipient_remove, recipient_request
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("limiter_dir")]
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks: Any) -> Any:
-    def run(req: TransferRequest) -> TransferRequest:
-        with django_capture_on_commit_callbacks(execute=True):
-            transfer_execute(request_id=req.pk)
-        req.refresh_from_db()
-        return req
-
-    return run
 
 
 @pytest.fixture
