@@ -68,7 +68,11 @@ def second_factor_verify(request: HttpRequest) -> HttpResponse:
                     request, f"Recovery code used; {left} left. Make new ones on your account page."
                 )
             return redirect(_next_url(request))
-    context = {"stepup": stepup_challenge(user=user, purpose=LOGIN_PURPOSE), "next": _next_url(request)}
+    context = {
+        "stepup": stepup_challenge(user=user, purpose=LOGIN_PURPOSE),
+        "next": _next_url(request),
+        "half_signed_in": not request.session.get(SESSION_KEY),
+    }
     return render(request, "accounts/second_factor_verify.html", context, status=status)
 
 
@@ -126,6 +130,7 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
         "registration_options": _registration_options(request),
         "next": _next_url(request),
         "factors": second_factors_of(user=user),
+        "half_signed_in": not request.session.get(SESSION_KEY),
     }
     return render(request, "accounts/second_factor_enrol.html", context, status=status)
 

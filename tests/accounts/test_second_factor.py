@@ -43,6 +43,10 @@ def test_login_without_a_second_factor_is_sent_to_enrolment(requester):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("second_factor:enrol"))
     assert c.get(reverse("transfers:history")).status_code == 302  # nothing else either
+    # The enrolment page offers no menu to follow while only the password is done.
+    page = c.get(reverse("second_factor:enrol")).content.decode()
+    assert reverse("transfers:history") not in page
+    assert 'id="nav-security"' not in page
 
 
 def test_enrolment_confirms_the_app_and_shows_recovery_codes_once(requester):
@@ -68,6 +72,7 @@ def test_login_of_an_enrolled_person_needs_the_code(requester):
     c = Client()
     password_login(c, requester)
     assert c.get(reverse("transfers:dashboard"))["Location"].startswith(reverse("second_factor:verify"))
+    assert reverse("transfers:history") not in c.get(reverse("second_factor:verify")).content.decode()
     # A password-only session cannot add a factor of its own choosing.
     assert c.get(reverse("second_factor:enrol"))["Location"] == reverse("second_factor:verify")
     assert c.post(reverse("second_factor:verify"), {"stepup_code": "000000"}).status_code == 400
