@@ -55,7 +55,8 @@ KIND_FIELDS: dict[str, dict[str, type]] = {
 }
 OPTIONAL_EMPTY = {"calling_code", "remark"}
 
-_ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
+# ASCII only, checked before upper-casing: Unicode case rules turn "ß" into "SS" and "ﬁ" into "FI".
+_ASSET_RE = re.compile(r"[A-Za-z0-9]{1,20}", re.ASCII)
 
 
 class PayloadError(ValueError):
@@ -68,10 +69,10 @@ def new_client_id() -> str:
 
 
 def asset_clean(value: Any) -> str:
-    asset = str(value or "").strip().upper()
-    if not _ASSET_RE.match(asset):
-        raise PayloadError("Enter an asset symbol of 1 to 20 letters or digits, for example USDT.")
-    return asset
+    text = str(value or "").strip()
+    if not _ASSET_RE.fullmatch(text):
+        raise PayloadError("Enter an asset symbol of 1 to 20 letters A-Z or digits, for example USDT.")
+    return text.upper()
 
 
 def amount_clean(value: Any) -> Decimal:

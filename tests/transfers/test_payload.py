@@ -57,6 +57,15 @@ def test_asset_is_upper_case_and_checked():
         asset_clean("")
 
 
+@pytest.mark.parametrize(
+    "raw", ["ß", "straße", "\ufb01", "\uff35\uff33\uff24\uff34", "USD\u0166", "US DT", "\u0663", "\u00b2"]
+)
+def test_asset_accepts_ascii_symbols_only(raw):
+    # Unicode upper-casing would turn "ß" into "SS" and "ﬁ" into "FI"; nothing outside A-Z/0-9 gets in.
+    with pytest.raises(PayloadError, match="A-Z"):
+        asset_clean(raw)
+
+
 def test_client_id_is_32_alphanumeric_characters():
     ids = {new_client_id() for _ in range(50)}
     assert len(ids) == 50
