@@ -1,5 +1,6 @@
 """The same rules over HTTP, with forged requests: the pages answer exactly as the services do."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -319,7 +320,7 @@ def test_history_filters_and_csv(alice, bob, key_set):
     csv_response = c.get(reverse("transfers:history"), {"format": "csv"})
     assert csv_response["Content-Type"].startswith("text/csv")
     lines = csv_response.content.decode().strip().splitlines()
-    assert lines[0].startswith("id,created_at,status")
+    assert lines[0].startswith('"id","created_at","status"')
     assert len(lines) == 3
     today = timezone.now().date()
     tomorrow = today + timedelta(days=1)
@@ -348,6 +349,39 @@ def test_history_csv_neutralises_formulas(alice, key_set):
     )
     body = client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"}).content.decode()
     assert "'=HYPERLINK(1)" in body
+
+
+@pytest.mark.parametrize(
+    ("note", "cell"),
+    [
+        ("x;=1+1", '"x;=1+1"'),
+        ("=1+1", '"\'=1+1"'),
+        ("+1", '"\'+1"'),
+        ("-1", '"\'-1"'),
+        ("@SUM(A1)", '"\'@SUM(A1)"'),
+        ('say "hi"', '"say ""hi"""'),
+    ],
+)
+def test_history_csv_quotes_every_cell(alice, key_set, note, cell):
+    from transfers.services.requests import transfer_request_create
+
+    transfer_request_create(
+        requester=alice,
+        key_set_id=key_set.pk,
+        kind="inner",
+        asset="USDT",
+        amount="1",
+        fields={"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1},
+        note=note,
+    )
+    response = client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"})
+    assert response["Cache-Control"] == "no-store"
+    lines = response.content.decode().strip().splitlines()
+    assert len(lines) == 2
+    assert lines[1].endswith("," + cell)
+    # Every cell, numbers included, is quoted: a semicolon-locale spreadsheet cannot split one.
+    assert re.fullmatch(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*', lines[1])
+    assert lines[1].startswith(f'"{TransferRequest.objects.latest("pk").pk}","')
 
 
 def test_history_shows_only_visible_key_sets(alice, key_set, pending):

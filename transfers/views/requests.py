@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import Capability, key_sets_for, user_is_admin
+from accounts.csv_export import csv_response
 from accounts.models import User
 from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
@@ -263,60 +263,46 @@ def history(request: HttpRequest) -> HttpResponse:
     return render(request, "transfers/history.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
-def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with one of these is shown as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _history_csv(qs: Any) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="transfer-history.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            "id",
-            "created_at",
-            "status",
-            "kind",
-            "key_set",
-            "asset",
-            "amount",
-            "source",
-            "destination",
-            "requested_by",
-            "required_approvals",
-            "decided_at",
-            "completed_at",
-            "exchange_id",
-            "client_id",
-            "payload_sha256",
-            "note",
-        ]
-    )
-    for req in qs.iterator(chunk_size=500):
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    req.pk,
-                    req.created_at.isoformat(),
-                    req.status,
-                    req.kind,
-                    req.key_set.label,
-                    req.asset,
-                    req.amount_text,
-                    selectors.source_text(req),
-                    selectors.destination_text(req),
-                    req.requested_by.get_username(),
-                    req.required_approvals,
-                    req.decided_at.isoformat() if req.decided_at else "",
-                    req.completed_at.isoformat() if req.completed_at else "",
-                    req.exchange_id,
-                    req.client_id,
-                    req.payload_sha256,
-                    req.note,
-                )
-            ]
+    header = [
+        "id",
+        "created_at",
+        "status",
+        "kind",
+        "key_set",
+        "asset",
+        "amount",
+        "source",
+        "destination",
+        "requested_by",
+        "required_approvals",
+        "decided_at",
+        "completed_at",
+        "exchange_id",
+        "client_id",
+        "payload_sha256",
+        "note",
+    ]
+    rows = (
+        (
+            req.pk,
+            req.created_at.isoformat(),
+            req.status,
+            req.kind,
+            req.key_set.label,
+            req.asset,
+            req.amount_text,
+            selectors.source_text(req),
+            selectors.destination_text(req),
+            req.requested_by.get_username(),
+            req.required_approvals,
+            req.decided_at.isoformat() if req.decided_at else "",
+            req.completed_at.isoformat() if req.completed_at else "",
+            req.exchange_id,
+            req.client_id,
+            req.payload_sha256,
+            req.note,
         )
-    return response
+        for req in qs.iterator(chunk_size=500)
+    )
+    return csv_response(filename="transfer-history.csv", header=header, rows=rows)
