@@ -233,6 +233,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# /health: details only with `Authorization: Bearer <HEALTH_TOKEN>` (empty: never); worker ping cached.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+HEALTH_WORKERS_CACHE_SECONDS = env.int("HEALTH_WORKERS_CACHE_SECONDS", default=5)
+
 # --- BingX -----------------------------------------------------------------------------------
 BINGX_PRODUCTION_URL = "https://open-api.bingx.com"
 BINGX_SANDBOX_URL = env.str("BINGX_SANDBOX_URL", default="http://127.0.0.1:8100")

@@ -117,6 +117,9 @@ class Desk:
             return -999
 
 
+HEALTH_TOKEN = "smoke-health-token"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """What a newcomer's shell has: no test settings, no DJANGO_* leaking in from this pytest process."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "USER", "TERM")}
@@ -137,6 +140,7 @@ def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
         PORT=str(port),
         SANDBOX_PORT=str(sandbox_port),
         TMPDIR=str(tmp_path),
+        HEALTH_TOKEN=HEALTH_TOKEN,
         **env_extra,
     )
     with open(log_path, "wb") as log:
@@ -169,7 +173,9 @@ def wait_healthy(desk: Desk) -> dict[str, Any]:
         if desk.process.poll() is not None:
             pytest.fail(f"bin/run exited with {desk.process.returncode}:\n{desk.log()[-5000:]}")
         try:
-            response = requests.get(f"{desk.url}/health", timeout=5)
+            response = requests.get(
+                f"{desk.url}/health", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}, timeout=5
+            )
             last = response.json()
             if response.status_code == 200 and last["status"] == "ok":
                 return last
