@@ -24,6 +24,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "desk.example.com",
+        "WEBAUTHN_RP_ID": "desk.example.com",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://desk.example.com",
         "DJANGO_BEHIND_PROXY": "true",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -49,6 +50,14 @@ def test_check_deploy_fails_when_cookies_are_not_secure(tmp_path):
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE
+
+
+def test_check_deploy_fails_when_passkeys_are_bound_to_another_host(tmp_path):
+    result = manage(
+        production_env(tmp_path, WEBAUTHN_RP_ID="localhost"), "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stderr
 
 
 def test_check_deploy_fails_with_a_short_secret_key(tmp_path):
