@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
 
-from bingxadmin.apps import sqlite_path
+from bingxadmin.local_state import sqlite_path
 
 
 def _open_to_others(path: Path) -> int | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.checks import run_checks
 
-from bingxadmin.apps import private_state_ensure
+from bingxadmin.local_state import private_state_ensure
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def embedded(settings, tmp_path, monkeypatch):
     """The embedded default in a temporary var folder (the test database itself stays where it is)."""
     var_dir = tmp_path / "var"
     settings.VAR_DIR = var_dir
-    monkeypatch.setattr("bingxadmin.apps.sqlite_path", lambda: var_dir / "db.sqlite3")
+    monkeypatch.setattr("bingxadmin.local_state.sqlite_path", lambda: var_dir / "db.sqlite3")
     monkeypatch.setattr("bingxadmin.checks.sqlite_path", lambda: var_dir / "db.sqlite3")
     return var_dir
 
