@@ -10,6 +10,7 @@ from django import forms
 from accounts.access import Capability, key_sets_for
 from accounts.models import ApiKeySet, User, Wallet
 from transfers import selectors
+from transfers.filters import AssetFilterField, FilterDateField, date_range_clean
 from transfers.models import RecipientType, Status, TransferKind
 from transfers.payload import (
     AMOUNT_DECIMALS,
@@ -180,7 +181,7 @@ class DecisionForm(forms.Form):
 class QueueFilterForm(forms.Form):
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.none(), required=False, empty_label="All key sets")
     kind = forms.ChoiceField(choices=[("", "All kinds"), *TransferKind.choices], required=False)
-    asset = forms.CharField(max_length=20, required=False)
+    asset = AssetFilterField()
     include_decided = forms.BooleanField(required=False, label="Include ones I decided")
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -194,16 +195,21 @@ class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "All statuses"), *Status.choices], required=False)
     kind = forms.ChoiceField(choices=[("", "All kinds"), *TransferKind.choices], required=False)
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.none(), required=False, empty_label="All key sets")
-    asset = forms.CharField(max_length=20, required=False)
+    asset = AssetFilterField()
     requester = forms.CharField(max_length=150, required=False)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = FilterDateField()
+    date_to = FilterDateField()
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["key_set"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = key_sets_for(user=user, capability=Capability.VIEW).order_by("label")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        date_range_clean(data)
+        return data
 
     def filters(self) -> selectors.HistoryFilters:
         if not self.is_valid():

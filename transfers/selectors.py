@@ -14,6 +14,7 @@ from accounts.access import ADMIN_GROUP, Capability, key_sets_for, user_can
 from accounts.models import ApiKeySet, AuditEvent, BalanceSnapshot, User
 from exchange.clients import client_for
 from exchange.problems import exchange_problem
+from transfers.filters import ascii_int
 from transfers.kinds import KIND_NEEDS, key_set_usable_for
 from transfers.models import (
     Approval,
@@ -319,13 +320,12 @@ def transferable_for(*, user: User, key_set_id: int, kind: str, params: dict[str
                 what = f"Transferable from {src} to {dst}"
             elif kind == TransferKind.FAMILY:
                 need = ("from_uid", "from_account_type", "to_uid", "to_account_type")
-                if not all((params.get(n) or "").strip().isdigit() for n in need):
+                numbers = [ascii_int(params.get(n)) for n in need]
+                if None in numbers:
                     return Transferable(problem="Enter both UIDs and wallets to see what can be moved.")
+                from_uid, from_account_type, to_uid, to_account_type = (int(n or 0) for n in numbers)
                 family = client.sub_account_transferable_coins(
-                    int(params["from_uid"]),
-                    int(params["from_account_type"]),
-                    int(params["to_uid"]),
-                    int(params["to_account_type"]),
+                    from_uid, from_account_type, to_uid, to_account_type
                 )
                 rows = [(c.asset, c.available_amount) for c in family]
                 what = f"Transferable from {params['from_uid']} to {params['to_uid']}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import AccessDenied
 from accounts.web import request_user
+from transfers.filters import ReconciliationFilterForm, SyncForm
 from transfers.models import RecordSource
 from transfers.records.reconciliation import FilterRefused, reconciliation_get
 from transfers.records.sync import SyncRefused, records_sync_request
@@ -18,21 +20,20 @@ from transfers.records.sync import SyncRefused, records_sync_request
 _user = request_user
 
 
-def _key_set_id(raw: str | None) -> int | None:
-    """An empty filter means "all"; anything that is not a number is a bad request."""
-    if raw in (None, ""):
-        return None
-    assert raw is not None
-    if not raw.isdigit():
-        raise FilterRefused("The key set filter must be a key set id.")
-    return int(raw)
+def _filter_refused(form: forms.Form) -> FilterRefused:
+    field = next(iter(form.errors), "")
+    what = {"key_set": "The key set filter must be a key set id.", "source": "Unknown record source."}
+    return FilterRefused(what.get(field, "Unknown filter."))
 
 
 @require_GET
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    source = request.GET.get("source") or None
+    form = ReconciliationFilterForm(request.GET)
     try:
-        key_set_id = _key_set_id(request.GET.get("key_set"))
+        if not form.is_valid():
+            raise _filter_refused(form)
+        key_set_id = form.cleaned_data["key_set"]
+        source = form.cleaned_data["source"] or None
         data = reconciliation_get(user=_user(request), key_set_id=key_set_id, source=source)
     except FilterRefused as exc:
         return render(request, "transfers/reconciliation.html", {"error": str(exc)}, status=400)
@@ -49,8 +50,12 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def reconciliation_sync(request: HttpRequest) -> HttpResponse:
+    form = SyncForm(request.POST)
+    key_set_id = None
     try:
-        key_set_id = _key_set_id(request.POST.get("key_set"))
+        if not form.is_valid():
+            raise _filter_refused(form)
+        key_set_id = form.cleaned_data["key_set"]
         chosen = records_sync_request(
             user=_user(request), key_set_id=key_set_id, ip=request.META.get("REMOTE_ADDR") or None
         )

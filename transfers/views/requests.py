@@ -18,6 +18,7 @@ from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
 from transfers import recipients, selectors
 from transfers.approval_proof import approval_binding, approval_purpose, passkey_required
+from transfers.filters import AvailableQueryForm
 from transfers.forms import (
     REQUEST_FORMS,
     DecisionForm,
@@ -110,13 +111,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
 def request_available(request: HttpRequest) -> HttpResponse:
     """htmx: what BingX says can be moved for the form's current choices (errors shown as a message)."""
     user = request_user(request)
-    kind = request.GET.get("kind") or ""
-    key_set_id = request.GET.get("key_set") or ""
-    if kind not in REQUEST_FORMS or not key_set_id.isdigit():
+    query = AvailableQueryForm(request.GET)
+    if not query.is_valid():
         result = selectors.Transferable(problem="Choose a key set to see what can be moved.")
     else:
         params = {k: request.GET.get(k, "") for k in request.GET}
-        result = selectors.transferable_for(user=user, key_set_id=int(key_set_id), kind=kind, params=params)
+        result = selectors.transferable_for(
+            user=user,
+            key_set_id=query.cleaned_data["key_set"],
+            kind=query.cleaned_data["kind"],
+            params=params,
+        )
     return render(request, "transfers/_available.html", {"t": result})
 
 
@@ -238,7 +243,9 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def queue(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = QueueFilterForm(request.GET or None, user=user)
-    d = form.cleaned_data if form.is_valid() else {}
+    if form.is_bound and not form.is_valid():
+        return render(request, "transfers/queue.html", {"form": form, "rows": []}, status=400)
+    d = form.cleaned_data if form.is_bound else {}
     rows = selectors.queue_for(
         user=user,
         key_set_id=d["key_set"].pk if d.get("key_set") else None,
@@ -254,12 +261,19 @@ def queue(request: HttpRequest) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = HistoryFilterForm(request.GET or None, user=user)
-    qs = selectors.history_for(user=user, filters=form.filters())
-    if request.GET.get("format") == "csv":
-        return _history_csv(qs)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    as_csv = request.GET.get("format") == "csv"
     query = request.GET.copy()
     query.pop("page", None)
+    if form.is_bound and not form.is_valid():
+        if as_csv:
+            return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+        page = Paginator(TransferRequest.objects.none(), 50).get_page(1)
+        context = {"form": form, "page": page, "query": query.urlencode()}
+        return render(request, "transfers/history.html", context, status=400)
+    qs = selectors.history_for(user=user, filters=form.filters())
+    if as_csv:
+        return _history_csv(qs)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "transfers/history.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
