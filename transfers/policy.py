@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from accounts.access import Capability, users_with
+from accounts.access import Capability, key_sets_for, users_with
 from accounts.models import ApiKeySet, User
 from transfers.models import (
     DailyLimit,
@@ -115,26 +115,48 @@ def daily_usage(*, key_set: ApiKeySet, asset: str) -> DailyUsage:
 
 @dataclass(frozen=True)
 class PolicyOverview:
-    rules: QuerySet[PolicyRule]
-    limits: QuerySet[DailyLimit]
-    changes: QuerySet[PolicyChangeRequest]
+    rules: list[PolicyRule]
+    limits: list[DailyLimit]
+    changes: list[PolicyChangeRequest]
     recent_changes: list[PolicyChangeRequest]
     state: PolicyState
 
 
-def policy_overview() -> PolicyOverview:
-    """What the policy page shows: rules in order, limits, pending and recently decided changes."""
-    return PolicyOverview(
-        rules=PolicyRule.objects.select_related("key_set").order_by("position", "id"),
-        limits=DailyLimit.objects.select_related("key_set").order_by("key_set__label", "asset"),
-        changes=PolicyChangeRequest.objects.filter(status=PolicyChangeStatus.PENDING)
+def _change_key_set_ids(change: PolicyChangeRequest) -> set[int]:
+    """The key sets a proposal names, before and after (rules and limits store it as key_set / key_set_id)."""
+    found: set[int] = set()
+    for values in (change.before or {}, change.proposed or {}):
+        for name in ("key_set", "key_set_id"):
+            value = values.get(name)
+            if isinstance(value, int):
+                found.add(value)
+    return found
+
+
+def policy_overview(*, user: User) -> PolicyOverview:
+    """What the policy page shows: rules in order, limits, pending and recently decided changes.
+
+    Scoped to the key sets the person may view (administrators see all): a rule for any key set is
+    shown to everyone; a key set's own rules, limits and proposed changes only to those with a grant.
+    """
+    visible = set(key_sets_for(user=user, capability=Capability.VIEW).values_list("pk", flat=True))
+    rules = PolicyRule.objects.select_related("key_set").order_by("position", "id")
+    limits = DailyLimit.objects.select_related("key_set").order_by("key_set__label", "asset")
+    pending = (
+        PolicyChangeRequest.objects.filter(status=PolicyChangeStatus.PENDING)
         .select_related("proposed_by")
-        .order_by("created_at", "id"),
-        recent_changes=list(
-            PolicyChangeRequest.objects.exclude(status=PolicyChangeStatus.PENDING)
-            .select_related("proposed_by", "decided_by")
-            .order_by("-decided_at", "-id")[:10]
-        ),
+        .order_by("created_at", "id")
+    )
+    recent = (
+        PolicyChangeRequest.objects.exclude(status=PolicyChangeStatus.PENDING)
+        .select_related("proposed_by", "decided_by")
+        .order_by("-decided_at", "-id")
+    )
+    return PolicyOverview(
+        rules=[r for r in rules if r.key_set_id is None or r.key_set_id in visible],
+        limits=[limit for limit in limits if limit.key_set_id in visible],
+        changes=[c for c in pending if _change_key_set_ids(c) <= visible],
+        recent_changes=[c for c in recent[:200] if _change_key_set_ids(c) <= visible][:10],
         state=policy_state(),
     )
 

@@ -193,10 +193,13 @@ def _source_wallet(req: TransferRequest) -> tuple[ApiKeySet | None, str | None]:
     return None, None
 
 
-def source_balance(req: TransferRequest) -> BalanceSnapshot | None:
-    """The latest synced balance of the paying wallet and asset (None when never synced here)."""
+def source_balance(*, user: User, req: TransferRequest) -> BalanceSnapshot | None:
+    """The latest synced balance of the paying wallet and asset (None when never synced here, or when
+    the paying key set, e.g. a family request's sub-account, is one the person may not view)."""
     key_set, wallet = _source_wallet(req)
     if key_set is None or wallet is None:
+        return None
+    if not user_can(user=user, key_set=key_set, capability=Capability.VIEW):
         return None
     return (
         BalanceSnapshot.objects.filter(key_set=key_set, wallet=wallet, asset=req.asset)
@@ -279,7 +282,7 @@ def request_detail(*, user: User, pk: int) -> RequestDetail:
         policy_current=policy_version_current() == req.policy_version,
         approvals=sum(1 for d in decisions if d.decision == Decision.APPROVE),
         decisions=decisions,
-        balance=source_balance(req),
+        balance=source_balance(user=user, req=req),
         same_destination=same_destination_recent(user=user, req=req),
         trail=list(audit_trail(req=req)),
         attempts=list(req.attempts.all()),

@@ -33,7 +33,7 @@ from transfers.views.base import guarded
 @guarded
 def policy(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    overview = policy_overview()
+    overview = policy_overview(user=user)
     return render(
         request,
         "transfers/policy.html",
