@@ -5,7 +5,8 @@ Over 400 lines on purpose: Django keeps an app's models in one module, and these
 """
 
 import uuid
-from decimal import Decimal
+from collections.abc import Collection
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import MONEY, ApiKeySet
+from transfers.amounts import amount_matches
 
 
 class TransferKind(models.TextChoices):
@@ -285,6 +287,32 @@ class TransferRequest(models.Model):
     @property
     def amount_text(self) -> str:
         return format(Decimal(self.payload["amount"]), "f")
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> "TransferRequest":
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._amount_restore(using=db or "default")
+        return instance
+
+    def _amount_restore(self, *, using: str) -> None:
+        """SQLite keeps 15 significant digits of the amount column; when the column is the payload's
+        amount as stored, use the payload's exact value. Any other difference stays visible, so
+        `payload_verify` still reports an edited column."""
+        deferred = self.get_deferred_fields()
+        if "amount" in deferred or "payload" in deferred or not isinstance(self.payload, dict):
+            return
+        try:
+            exact = Decimal(str(self.payload.get("amount")))
+        except (InvalidOperation, ValueError):
+            return
+        if (
+            exact.is_finite()
+            and self.amount != exact
+            and amount_matches(exact=exact, stored=self.amount, using=using)
+        ):
+            self.amount = exact
 
 
 class StepUpMethod(models.TextChoices):

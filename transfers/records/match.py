@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import ApiKeySet
+from transfers.amounts import amount_matches
 from transfers.models import (
     RecordSource,
     Status,
@@ -118,8 +119,8 @@ def _fuzzy_candidates(*, req: TransferRequest, records: QuerySet[TransferRecord]
             )
     except (KeyError, TypeError, ValueError):
         return []  # a payload this module cannot read is left to a human, never guessed at
-    # Amounts compared as Decimal in Python: exact on every database backend.
-    found = [r for r in rows if r.amount == amount]
+    # Amounts compared as Decimal in Python; on SQLite a record's column keeps 15 significant digits.
+    found = [r for r in rows if amount_matches(exact=amount, stored=r.amount)]
     submitted = req.submitted_at
     found.sort(key=lambda r: (abs((r.occurred_at - submitted).total_seconds()), r.pk))
     return found
