@@ -20,6 +20,7 @@ from django.http import HttpRequest
 
 from accounts.access import AccessDenied
 from accounts.admin_base import KeySetScopedAdmin, ReadOnlyAdmin, visible_key_sets
+from accounts.audit_access import audit_events_visible
 from accounts.models import (
     ApiKeySet,
     AssetOverviewSnapshot,
@@ -223,3 +224,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("verb", "object_type")
     search_fields = ("actor_label", "verb", "object_id", "object_repr")
     date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        """The same events as the audit page: everything for auditors, otherwise what the person may see."""
+        user = request.user
+        if not isinstance(user, User):
+            return AuditEvent.objects.none()
+        return audit_events_visible(user=user)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from accounts.audit_scope import audit_scope_fields
 from accounts.models import AuditEvent, User
 
 GENESIS = "0" * 64
@@ -68,6 +69,7 @@ def audit_record(
             after=_jsonable(after),
             ip=ip,
             prev_hash=prev_hash,
+            **audit_scope_fields(obj),  # who may read it (accounts.audit_access); not part of the link
             hash="pending-"
             + hashlib.sha256(f"{prev_hash}{timezone.now().isoformat()}".encode()).hexdigest()[:56],
         )

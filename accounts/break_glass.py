@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from accounts.audit import audit_record
 from accounts.models import User
+from accounts.request_context import request_context_current
 from accounts.web import client_ip
 
 ADMIN_VERBS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
@@ -34,6 +35,7 @@ def admin_change_audit(
         return
     actor = User.objects.filter(pk=instance.user_id).first()
     model = instance.content_type.model_class() if instance.content_type is not None else None
+    context = request_context_current()  # the admin's request; LogEntry itself does not keep the address
     audit_record(
         actor=actor,
         verb=ADMIN_VERBS.get(instance.action_flag, "admin.change"),
@@ -45,6 +47,7 @@ def admin_change_audit(
             "change": instance.get_change_message(),
             "superuser": bool(actor and actor.is_superuser),
         },
+        ip=context.ip if context is not None else None,
     )
 
 

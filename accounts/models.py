@@ -251,6 +251,21 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Who may read the event (accounts.audit_access), filled at write time by accounts.audit_scope:
+    # the key set it is about, and the person whose account it is about. No database constraint, so
+    # the append-only table never needs an UPDATE when a key set or a person goes away.
+    key_set = models.ForeignKey(
+        "ApiKeySet", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="The person whose account the event is about.",
+    )
 
     class Meta:
         ordering = ["-seq"]

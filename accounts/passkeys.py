@@ -28,6 +28,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from accounts.audit import audit_record
 from accounts.models import User, WebAuthnCredential
 
 ASSERTION_FIELDS = ("credential_id", "authenticator_data", "client_data_json", "signature")
@@ -91,7 +92,9 @@ def passkey_registration_options(*, user: User, challenge: bytes) -> str:
     return options_to_json(options)
 
 
-def passkey_register(*, user: User, name: str, response_json: str, challenge: bytes) -> WebAuthnCredential:
+def passkey_register(
+    *, user: User, name: str, response_json: str, challenge: bytes, ip: str | None = None
+) -> WebAuthnCredential:
     """Verify navigator.credentials.create()'s answer and store the credential's public key."""
     try:
         data = json.loads(response_json)
@@ -111,14 +114,17 @@ def passkey_register(*, user: User, name: str, response_json: str, challenge: by
     if WebAuthnCredential.objects.filter(credential_id=credential_id).exists():
         raise PasskeyInvalid("This passkey is already registered.")
     transports = data.get("response", {}).get("transports") or []
-    return WebAuthnCredential.objects.create(
-        user=user,
-        name=(name or "Passkey").strip()[:64] or "Passkey",
-        credential_id=credential_id,
-        public_key=verified.credential_public_key,
-        sign_count=verified.sign_count,
-        transports=[str(t) for t in transports][:8],
-    )
+    with transaction.atomic():
+        credential = WebAuthnCredential.objects.create(
+            user=user,
+            name=(name or "Passkey").strip()[:64] or "Passkey",
+            credential_id=credential_id,
+            public_key=verified.credential_public_key,
+            sign_count=verified.sign_count,
+            transports=[str(t) for t in transports][:8],
+        )
+        audit_record(actor=user, verb="auth.passkey_added", obj=user, after={"name": credential.name}, ip=ip)
+    return credential
 
 
 def passkey_request_options(*, user: User, challenge: bytes) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The four desk roles as Django groups with their model permissions: one definition, used by the
+"""The desk roles as Django groups with their model permissions: one definition, used by the
 data migration that creates them and by anything that must make sure they exist (the demo seed).
 
 Access to a key set still needs a per-key-set grant (accounts.access); these permissions decide
@@ -25,6 +25,8 @@ VIEW_TRANSFERS = [
 ]
 
 ROLES = {
+    # Reads the whole audit trail (every key set, every person's logins); changes nothing.
+    "auditor": ["accounts.view_auditevent"],
     "viewer": VIEW_ACCOUNTS + VIEW_TRANSFERS + ["accounts.view_auditevent"],
     "requester": VIEW_ACCOUNTS + VIEW_TRANSFERS + ["transfers.add_transferrequest"],
     "approver": VIEW_ACCOUNTS + VIEW_TRANSFERS + ["transfers.add_approval"],

@@ -111,6 +111,7 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
                     name=request.POST.get("name", ""),
                     response_json=request.POST.get("passkey_response", ""),
                     challenge=base64.urlsafe_b64decode(raw) if raw else b"",
+                    ip=client_ip(request),
                 )
                 method = "webauthn"
             else:

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from accounts.access import Capability, key_sets_for
+from accounts.audit_access import AuditFilters
 from accounts.models import ApiKeySet, User, Wallet
 from transfers import selectors
 from transfers.filters import AssetFilterField, FilterDateField, date_range_clean
@@ -227,9 +228,40 @@ class HistoryFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    verb = forms.CharField(max_length=64, required=False, help_text="Prefix, e.g. transfer.")
-    actor = forms.CharField(max_length=150, required=False)
-    object = forms.CharField(max_length=100, required=False, label="Object id or text")
+    """The audit page's and the exports' filters; `verbs` are the actions the person's events contain."""
+
+    actor = forms.CharField(max_length=150, required=False, help_text="Username, or system.")
+    action = forms.MultipleChoiceField(choices=(), required=False, help_text="One or more.")
+    object = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Object",
+        help_text="type:id (e.g. accounts.apikeyset:3), id or text.",
+    )
+    date_from = FilterDateField(label="From (UTC)")
+    date_to = FilterDateField(label="To (UTC)")
+
+    def __init__(self, *args: Any, verbs: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["action"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(v, v) for v in verbs]
+        field.widget.attrs["size"] = str(min(8, max(2, len(verbs))))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        date_range_clean(data)
+        return data
+
+    def filters(self) -> AuditFilters:
+        d = self.cleaned_data
+        return AuditFilters(
+            actor=(d.get("actor") or "").strip(),
+            verbs=tuple(d.get("action") or ()),
+            object_text=(d.get("object") or "").strip(),
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
+        )
 
 
 class PolicyRuleForm(forms.Form):

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.access import ADMIN_GROUP, Capability, key_sets_for, user_can
+from accounts.access import Capability, key_sets_for, user_can
 from accounts.models import ApiKeySet, AuditEvent, BalanceSnapshot, User
 from exchange.clients import client_for
 from exchange.problems import exchange_problem
@@ -32,8 +32,6 @@ from transfers.payload import (
     payload_verify,
 )
 from transfers.policy import daily_usage, eligible_approvers, policy_version_current
-
-AUDITOR_GROUPS = (ADMIN_GROUP, "viewer")
 
 
 def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
@@ -341,23 +339,3 @@ def transferable_for(*, user: User, key_set_id: int, kind: str, params: dict[str
     if asset:
         rows = [r for r in rows if r[0].upper() == asset]
     return Transferable(rows=rows, what=what)
-
-
-# --- audit log -----------------------------------------------------------------------------------
-
-
-def can_read_audit_log(*, user: User) -> bool:
-    return bool(
-        user.is_active and (user.is_superuser or user.groups.filter(name__in=AUDITOR_GROUPS).exists())
-    )
-
-
-def audit_events(*, verb: str = "", actor: str = "", object_text: str = "") -> QuerySet[AuditEvent]:
-    qs = AuditEvent.objects.order_by("-seq")
-    if verb:
-        qs = qs.filter(verb__startswith=verb)
-    if actor:
-        qs = qs.filter(actor_label__iexact=actor)
-    if object_text:
-        qs = qs.filter(Q(object_repr__icontains=object_text) | Q(object_id=object_text))
-    return qs

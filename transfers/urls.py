@@ -29,6 +29,7 @@ urlpatterns = [
     path("policy/changes/<int:pk>/reject/", policy.policy_change_reject, name="policy_change_reject"),
     path("policy/changes/<int:pk>/cancel/", policy.policy_change_cancel, name="policy_change_cancel"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("audit/export/", audit.audit_export, name="audit_export"),
     path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
     path("reconciliation/sync/", reconciliation.reconciliation_sync, name="reconciliation_sync"),
 ]

@@ -1,39 +1,97 @@
-"""The audit log page (administrators and viewers)."""
+"""The audit log page and its exports: each person sees the events they may (accounts.audit_access)."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.audit import audit_verify_chain
-from accounts.web import request_user
-from transfers import selectors
-from transfers.forms import (
-    AuditFilterForm,
+from accounts.audit_access import (
+    audit_events_filter,
+    audit_events_visible,
+    audit_reads_everything,
+    audit_verbs_known,
 )
+from accounts.audit_export import (
+    EXPORT_FORMATS,
+    audit_export_csv_rows,
+    audit_export_events,
+    audit_export_fields,
+    audit_export_jsonl,
+    audit_export_record,
+)
+from accounts.csv_export import csv_response
+from accounts.web import client_ip, request_user
+from transfers.forms import AuditFilterForm
 from transfers.views.base import guarded
+
+
+def _form(request: HttpRequest, *, verbs: list[str]) -> AuditFilterForm:
+    data = request.GET.copy()
+    for name in ("page", "verify", "format"):
+        data.pop(name, None)
+    return AuditFilterForm(data, verbs=verbs)
 
 
 @require_GET
 @guarded
 def audit_log(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    if not selectors.can_read_audit_log(user=user):
-        raise PermissionDenied("The audit log is for administrators and viewers.")
-    form = AuditFilterForm(request.GET or None)
-    d = form.cleaned_data if form.is_valid() else {}
-    qs = selectors.audit_events(
-        verb=d.get("verb") or "", actor=d.get("actor") or "", object_text=d.get("object") or ""
-    )
-    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    visible = audit_events_visible(user=user)
+    form = _form(request, verbs=audit_verbs_known(events=visible))
+    valid = form.is_valid()
+    events = audit_events_filter(events=visible, filters=form.filters()) if valid else visible.none()
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
     report = audit_verify_chain() if request.GET.get("verify") else None
     query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "transfers/audit_log.html",
-        {"form": form, "page": page, "report": report, "query": query.urlencode()},
+    for name in ("page", "verify"):
+        query.pop(name, None)
+    context = {
+        "form": form,
+        "page": page,
+        "report": report,
+        "query": query.urlencode(),
+        "everything": audit_reads_everything(user=user),
+    }
+    return render(request, "transfers/audit_log.html", context, status=200 if valid else 400)
+
+
+@require_GET
+@guarded
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """`?format=csv|jsonl` plus the page's filters; the export is recorded as an audit event first."""
+    user = request_user(request)
+    fmt = request.GET.get("format", "")
+    if fmt not in EXPORT_FORMATS:
+        return _bad_request("Choose an export format: csv or jsonl.")
+    visible = audit_events_visible(user=user)
+    form = _form(request, verbs=audit_verbs_known(events=visible))
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()
+        )
+        return _bad_request(f"The filters are not valid, nothing was exported. {problems}")
+    filters = form.filters()
+    events = audit_export_events(events=audit_events_filter(events=visible, filters=filters))
+    everything = audit_reads_everything(user=user)
+    audit_export_record(
+        actor=user, fmt=fmt, filters=filters, count=len(events), everything=everything, ip=client_ip(request)
     )
+    if fmt == "csv":
+        return csv_response(
+            filename="audit-events.csv", header=audit_export_fields(), rows=audit_export_csv_rows(events)
+        )
+    response = HttpResponse(
+        "".join(audit_export_jsonl(events)), content_type="application/x-ndjson; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="audit-events.jsonl"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _bad_request(message: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=400, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
