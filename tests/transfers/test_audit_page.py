@@ -142,7 +142,7 @@ def test_the_csv_export_quotes_every_cell_and_is_an_audit_event(world):
     client = _client(world["granted"])
     response = client.get(reverse("transfers:audit_export") + "?format=csv&action=keyset.update")
     assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     text = response.content.decode()
     lines = text.splitlines()
     assert all(line.startswith('"') and line.endswith('"') for line in lines)
@@ -168,7 +168,7 @@ def test_a_formula_in_a_csv_cell_is_neutralised(world):
 def test_the_json_lines_export_round_trips_every_field_with_the_chain_fields(world):
     response = _client(world["auditor"]).get(reverse("transfers:audit_export") + "?format=jsonl")
     assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     lines = [json.loads(line) for line in response.content.decode().splitlines()]
     events = list(AuditEvent.objects.exclude(verb="audit.export").order_by("seq"))
     assert lines == [json.loads(json.dumps(audit_event_row(e))) for e in events]
