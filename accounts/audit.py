@@ -1,46 +1,48 @@
-"""The append-only, hash-chained audit log: `audit_record` writes, `audit_verify_chain` checks.
+"""The append-only audit log: `audit_record` appends one event; the chain is sealed after commit.
 
-Each event's hash covers its content and the previous event's hash, so editing or deleting any
-row breaks every later link. Call `audit_record` inside the transaction of the change it records.
+Writing is one INSERT whose sequence number comes from the database; nothing is locked across the
+caller's transaction. After commit (and every few seconds from beat) the one sealer,
+`accounts.audit_seal.audit_seal_pending`, links each committed event to its predecessor with an
+HMAC under a key from the environment (accounts.audit_keys); `accounts.audit_verify` checks the chain
+against signed checkpoints kept outside the database (accounts.audit_checkpoints).
+Call `audit_record` inside the transaction of the change it records.
 """
 
-import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
+from accounts.audit_chain import GAP_LOCK_CLASS
 from accounts.audit_scope import audit_scope_fields
+from accounts.audit_seal import audit_seal_pending
+from accounts.audit_verify import ChainReport as ChainReport
+from accounts.audit_verify import audit_verify_chain as audit_verify_chain
 from accounts.models import AuditEvent, User
-
-GENESIS = "0" * 64
-_LOCK_KEY = "audit-chain"
-
-
-def _canonical(event: AuditEvent) -> str:
-    body = {
-        "seq": event.seq,
-        "at": event.at.isoformat(),
-        "actor": event.actor_label,
-        "verb": event.verb,
-        "object": f"{event.object_type}:{event.object_id}",
-        "repr": event.object_repr,
-        "before": event.before,
-        "after": event.after,
-        "ip": event.ip,
-        "prev": event.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _digest(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event).encode()).hexdigest()
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(value or {}, default=str))
+
+
+def _seq_reserve() -> int | None:
+    """On PostgreSQL: the next seq, with the advisory lock on it already held until this transaction
+    ends (one statement), so the sealer never mistakes an id about to be inserted for a rolled-back
+    one. Elsewhere None: the database assigns it on INSERT (SQLite has one writer at a time)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n, pg_advisory_xact_lock(%s, (n %% 2147483648)::int) "
+            "FROM (SELECT nextval(pg_get_serial_sequence(%s, 'seq')) AS n) AS s",
+            [GAP_LOCK_CLASS, AuditEvent._meta.db_table],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _seal_after_commit() -> None:
+    audit_seal_pending()
 
 
 def audit_record(
@@ -52,12 +54,10 @@ def audit_record(
     after: dict[str, Any] | None = None,
     ip: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. Never pass secrets in before/after."""
+    """Append one event (sealed into the chain after commit). Never pass secrets in before/after."""
     with transaction.atomic():
-        # Serialise writers so two events never claim the same predecessor.
-        last = AuditEvent.objects.select_for_update().order_by("-seq").first()
-        prev_hash = last.hash if last else GENESIS
         event = AuditEvent(
+            seq=_seq_reserve(),
             at=timezone.now(),
             actor=actor,
             actor_label=actor.get_username() if actor else "system",
@@ -68,39 +68,8 @@ def audit_record(
             before=_jsonable(before),
             after=_jsonable(after),
             ip=ip,
-            prev_hash=prev_hash,
             **audit_scope_fields(obj),  # who may read it (accounts.audit_access); not part of the link
-            hash="pending-"
-            + hashlib.sha256(f"{prev_hash}{timezone.now().isoformat()}".encode()).hexdigest()[:56],
         )
-        event.save()
-        event.hash = _digest(event)  # the hash covers seq, known only after insert
-        AuditEvent.objects.filter(pk=event.pk).update(hash=event.hash)
+        event.save(force_insert=True)
+        transaction.on_commit(_seal_after_commit, robust=True)
         return event
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    checked: int
-    first_broken_seq: int | None
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.first_broken_seq is None
-
-
-def audit_verify_chain() -> ChainReport:
-    """Walk the chain in order and report the first event whose link or content does not verify."""
-    prev = GENESIS
-    checked = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
-        if event.prev_hash != prev:
-            return ChainReport(
-                checked, event.seq, "previous-hash link does not match (an event was removed or reordered)"
-            )
-        if _digest(event) != event.hash:
-            return ChainReport(checked, event.seq, "content does not match its hash (the event was edited)")
-        prev = event.hash
-        checked += 1
-    return ChainReport(checked, None, "intact")

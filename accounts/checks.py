@@ -1,11 +1,12 @@
-"""Deployment checks (`manage.py check --deploy`) for the second factor."""
+"""System checks: the second factor (deploy only) and the audit chain key (always)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 
 @register(deploy=True)
@@ -22,5 +23,25 @@ def passkey_relying_party_check(app_configs: Any = None, **kwargs: Any) -> list[
             f"WEBAUTHN_RP_ID is {rp_id!r}, which is not one of DJANGO_ALLOWED_HOSTS ({', '.join(hosts)}).",
             hint="Set WEBAUTHN_RP_ID to the desk's host name, e.g. desk.example.com.",
             id="accounts.W001",
+        )
+    ]
+
+
+@register()
+def audit_chain_key_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without a valid AUDIT_CHAIN_KEYS entry events are written but never sealed into the chain."""
+    from accounts.audit_keys import audit_keys  # reads settings only
+
+    try:
+        keys = audit_keys()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="accounts.E001")]
+    if keys:
+        return []
+    return [
+        Warning(
+            "AUDIT_CHAIN_KEYS is empty: audit events are recorded but not sealed into the chain.",
+            hint="Set AUDIT_CHAIN_KEYS='<key id>:<base64 of 32 random bytes>' (bin/run generates one).",
+            id="accounts.W002",
         )
     ]

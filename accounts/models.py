@@ -234,7 +234,8 @@ class AssetOverviewSnapshot(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained record of who did what. Written only by accounts.audit."""
+    """Append-only, HMAC-chained record of who did what: written by accounts.audit (one INSERT), sealed in
+    order by accounts.audit_seal, checked by accounts.audit_verify (docs/security.md#audit-chain)."""
 
     seq = models.BigAutoField(primary_key=True)
     at = models.DateTimeField()
@@ -249,8 +250,21 @@ class AuditEvent(models.Model):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Set once, by the sealer (accounts/audit_seal.py) after commit; empty while unsealed.
+    prev_hash = models.CharField(max_length=64, blank=True, default="", help_text="Previous link.")
+    hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="HMAC-SHA256 link; empty until sealed."
+    )
+    key_id = models.CharField(
+        max_length=32, blank=True, default="", help_text="AUDIT_CHAIN_KEYS id of the link."
+    )
+    chain_index = models.BigIntegerField(
+        null=True, blank=True, unique=True, help_text="Position in the chain."
+    )
+    prev_seq = models.BigIntegerField(
+        null=True, blank=True, help_text="seq of the chain predecessor; seq - prev_seq > 1: ids skipped."
+    )
+    sealed_at = models.DateTimeField(null=True, blank=True)
     # Who may read the event (accounts.audit_access), filled at write time by accounts.audit_scope:
     # the key set it is about, and the person whose account it is about. No database constraint, so
     # the append-only table never needs an UPDATE when a key set or a person goes away.
@@ -269,9 +283,36 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-seq"]
+        # The sealer's work list: without it, finding the unsealed events scans the sealed ones.
+        indexes = [models.Index(fields=["seq"], condition=Q(hash__isnull=True), name="auditevent_unsealed")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self.hash)
+
+
+class AuditVerification(models.Model):
+    """The outcome of one background verification of the audit chain (accounts.audit_verify)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    full = models.BooleanField(help_text="Walked from genesis (else from the last good checkpoint).")
+    ok = models.BooleanField()
+    checked = models.BigIntegerField(default=0)
+    first_broken_seq = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+    through_index = models.BigIntegerField(default=0, help_text="Last chain_index verified.")
+    unsealed = models.BigIntegerField(default=0)
+    checkpoints = models.IntegerField(default=0, help_text="Checkpoints checked.")
+
+    class Meta:
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"{self.finished_at:%Y-%m-%d %H:%M:%S} {'intact' if self.ok else 'BROKEN'}"
 
 
 class WebAuthnCredential(models.Model):

@@ -6,6 +6,9 @@ import logging
 
 from celery import shared_task
 
+from accounts.audit_checkpoints import audit_checkpoint_write
+from accounts.audit_seal import audit_seal_pending
+from accounts.audit_verify import audit_verify_run
 from accounts.models import ApiKeySet, KeySetStatus
 from accounts.services.balances import balances_sync
 from accounts.services.key_sets import KeySetRefused
@@ -42,3 +45,19 @@ def balances_sync_all_task() -> int:
     for key_set_id in ids:
         balances_sync_task.delay(key_set_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60, ignore_result=True)
+def audit_seal_task() -> int:
+    """Safety net for the after-commit sealer (a crash, a rolled-back id blocking the ones after it)."""
+    return audit_seal_pending()
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60, ignore_result=True)
+def audit_checkpoint_task() -> None:
+    audit_checkpoint_write()
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=3000, time_limit=3600, ignore_result=True)
+def audit_verify_task(full: bool = False) -> None:
+    audit_verify_run(full=bool(full))

@@ -34,7 +34,7 @@ REDACTED = "[REDACTED]"
 
 _PAIR_NAMES = (
     r"secret|secret_key|secretKey|api_secret|apiSecret|password|passwd|api_key|apiKey|"
-    r"X-BX-APIKEY|FIELD_ENCRYPTION_KEYS|DJANGO_SECRET_KEY|authorization|sessionid|csrftoken"
+    r"X-BX-APIKEY|FIELD_ENCRYPTION_KEYS|AUDIT_CHAIN_KEYS|DJANGO_SECRET_KEY|authorization|sessionid|csrftoken"
 )
 # Values that must never reach a log line: signatures, secrets, API keys, passwords, Fernet tokens.
 _PATTERNS: list[tuple[re.Pattern[str], bool]] = [

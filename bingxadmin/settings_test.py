@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 os.environ.setdefault("DJANGO_LOG_FORMAT", "text")
 # A test-only Fernet key; production keys come from the environment.
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OTA=")
+os.environ.setdefault("AUDIT_CHAIN_KEYS", "test1:dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS0wMTIzNDU2Nzg5")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 # Queue folders, rate-limit state and the like go to a fresh folder per test run, never into the
 # developer's var/ (a running desk would otherwise pick up the tests' messages). Worker processes

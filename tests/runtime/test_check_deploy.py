@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -28,6 +29,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://desk.example.com",
         "DJANGO_BEHIND_PROXY": "true",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_CHAIN_KEYS": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
     }
     env.update(overrides)
     return env
@@ -43,6 +45,15 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_warns_without_an_audit_chain_key_and_fails_on_a_bad_one(tmp_path):
+    env = production_env(tmp_path, AUDIT_CHAIN_KEYS="")
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert "accounts.W002" in result.stderr
+    result = manage(production_env(tmp_path, AUDIT_CHAIN_KEYS="k1:c2hvcnQ="), "check")
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr
 
 
 def test_check_deploy_fails_when_cookies_are_not_secure(tmp_path):

@@ -202,7 +202,8 @@ def test_sync_now_with_a_view_grant_syncs_the_key_set(
         response = client.post(reverse("transfers:reconciliation_sync"))
 
     assert response.status_code == 302
-    assert len(callbacks) == 1  # only the key set the viewer may see
+    syncs = [c for c in callbacks if getattr(c, "__name__", "") != "_seal_after_commit"]  # the audit sealer
+    assert len(syncs) == 1  # only the key set the viewer may see
     assert TransferRecord.objects.filter(key_set=main_ks).exists()
     assert not TransferRecord.objects.filter(key_set=external_ks).exists()
     event = AuditEvent.objects.get(verb="records.sync_requested")
