@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "accounts.request_context.RequestContextMiddleware",  # address and person for audit receivers
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.SecondFactorMiddleware",  # after the login check: password, then second factor
+    "accounts.cache_control.NoStoreMiddleware",  # Cache-Control: no-store when signed in, and on exports
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -184,12 +186,6 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Secrets of API key sets: Fernet keys, newest first, independent of SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
-# Audit chain (docs/security.md#audit-chain): HMAC keys as "<key id>:<base64 key>", newest first; never
-# in the database. Checkpoints go to an append-only JSON-lines file outside the database (mode 0600).
-AUDIT_CHAIN_KEYS = env.list("AUDIT_CHAIN_KEYS", default=[])
-AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl"))
-# A sequence number missing for longer than this (its transaction rolled back) is skipped by the sealer.
-AUDIT_SEAL_GAP_SECONDS = env.float("AUDIT_SEAL_GAP_SECONDS", default=5.0)
 
 # --- Redis / Celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -239,6 +235,23 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Content-Security-Policy (django-csp): only this site's own scripts, styles and forms; no inline code,
+# no inline styles, no framing. `data:` images: the empty favicon and the TOTP QR code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # /health: details only with `Authorization: Bearer <HEALTH_TOKEN>` (empty: never); worker ping cached.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
