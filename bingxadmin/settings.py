@@ -186,6 +186,12 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Secrets of API key sets: Fernet keys, newest first, independent of SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Audit chain (docs/security.md#audit-chain): HMAC keys as "<key id>:<base64 key>", newest first; never
+# in the database. Checkpoints go to an append-only JSON-lines file outside the database (mode 0600).
+AUDIT_CHAIN_KEYS = env.list("AUDIT_CHAIN_KEYS", default=[])
+AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl"))
+# A sequence number missing for longer than this (its transaction rolled back) is skipped by the sealer.
+AUDIT_SEAL_GAP_SECONDS = env.float("AUDIT_SEAL_GAP_SECONDS", default=5.0)
 
 # --- Redis / Celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
