@@ -46,8 +46,8 @@ def pages(key_set: ApiKeySet, request_pk: int) -> list[str]:
         reverse("transfers:request_detail", args=[request_pk]),
         reverse("transfers:recipients"),
         reverse("transfers:policy"),
-        # /audit/ joins this list once its templates (being rebuilt for issue 11) drop style="" attributes
-        # for the `msg-block` class in static/css/app.css.
+        reverse("transfers:audit_log"),
+        reverse("transfers:audit_log") + "?date_from=0001-01-01",  # the filter error box, styled
         reverse("transfers:reconciliation"),
         reverse("accounts:keyset_list"),
         reverse("accounts:balances"),
