@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import ApiKeySet, User
+from accounts.roles import roles_ensure
 from bingx import Client
 from bingx.sandbox import SandboxServer
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory, UserFactory
@@ -32,6 +33,7 @@ def demo_key(uid: int) -> tuple[str, str]:
 
 def _member(username: str, *roles: str, **extra: Any) -> User:
     user = UserFactory(username=username, is_staff=True, **extra)
+    roles_ensure()  # a transaction test may have flushed the migrated role groups
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
     return user

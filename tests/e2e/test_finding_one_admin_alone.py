@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from accounts.audit import audit_verify_chain
 from accounts.models import ApiKeySet, AuditEvent, KeySetGrant, PeopleChange, PeopleChangeStatus, User
+from accounts.roles import roles_ensure
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stepup_support import stepup_data
 from tests.transfers.execution_support import APPLY_PATHS, EXTERNAL_UID, Sandbox
@@ -33,6 +34,7 @@ ATTACKER_PASSWORD = "mallory-owns-root-now-123"
 
 def _member(username: str, *roles: str, **extra: Any) -> User:
     user = UserFactory(username=username, **extra)
+    roles_ensure()  # a transaction test may have flushed the migrated role groups
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
     return user

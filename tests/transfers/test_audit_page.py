@@ -15,6 +15,7 @@ from django.urls import reverse
 from accounts.audit import audit_record
 from accounts.audit_export import audit_event_row
 from accounts.models import ApiKeySet, AuditEvent, User
+from accounts.roles import roles_ensure
 from tests.factories import ApiKeySetFactory, KeySetGrantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def _member(username: str, *roles: str) -> User:
     user = UserFactory(username=username)
+    roles_ensure()  # a transaction test may have flushed the migrated role groups
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
     return user

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 
 from accounts.models import AccountKind, ApiKeySet, SubAccount, User
+from accounts.roles import roles_ensure
 from tests.factories import DEFAULT_PASSWORD, ApiKeySetFactory, KeySetGrantFactory, UserFactory
 from transfers.models import TransferKind, TransferRequest
 from transfers.services.requests import transfer_request_create
@@ -20,8 +21,9 @@ UNREACHABLE_URL = "http://127.0.0.1:9"  # nothing listens: exchange reads fail f
 
 def member(username: str, *roles: str, **extra: Any) -> User:
     user = UserFactory(username=username, **extra)
+    roles_ensure()  # a transaction test before this one flushed the migrated groups and their permissions
     for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])  # transaction tests flush migrated groups
+        user.groups.add(Group.objects.get(name=role))
     return user
 
 
