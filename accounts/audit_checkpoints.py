@@ -1,7 +1,8 @@
 """Signed checkpoints of the audit chain, kept outside the database (after Certificate Transparency's
 signed tree heads): the chain's head — last sealed position and seq, its link, the event count — with
 the time and key id, HMAC-signed with the chain key, appended as one JSON line to
-AUDIT_CHECKPOINT_FILE (default VAR_DIR/audit-checkpoints.jsonl, created 0600, opened O_APPEND only).
+AUDIT_CHECKPOINT_FILE (default VAR_DIR/audit-checkpoints.jsonl, created 0600, opened O_APPEND only),
+then handed to the optional email / webhook delivery (accounts.audit_checkpoint_delivery).
 
 A database writer can rewrite or truncate the table but not this file's past lines (keep it on another
 volume, or ship it elsewhere: docs/security.md#audit-chain), so `accounts.audit_verify` detects a
@@ -18,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.audit_checkpoint_delivery import audit_checkpoint_delivery_enqueue
 from accounts.audit_keys import audit_current_key, audit_keys, audit_mac
 from accounts.audit_seal import audit_seal_pending
 from accounts.models import AuditEvent
@@ -73,6 +75,7 @@ def audit_checkpoint_write() -> Checkpoint | None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    audit_checkpoint_delivery_enqueue(checkpoint=asdict(checkpoint))  # optional copies; never raises
     return checkpoint
 
 

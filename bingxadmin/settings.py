@@ -190,6 +190,11 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # in the database. Checkpoints go to an append-only JSON-lines file outside the database (mode 0600).
 AUDIT_CHAIN_KEYS = env.list("AUDIT_CHAIN_KEYS", default=[])
 AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl"))
+# Optional copies of every checkpoint (docs/audit-trail.md#checkpoint-delivery): addresses, and a webhook
+# whose POSTs carry an HMAC-SHA256 signature of the body made with the secret.
+AUDIT_CHECKPOINT_EMAIL = env.list("AUDIT_CHECKPOINT_EMAIL", default=[])
+AUDIT_CHECKPOINT_WEBHOOK_URL = env.str("AUDIT_CHECKPOINT_WEBHOOK_URL", default="")
+AUDIT_CHECKPOINT_WEBHOOK_SECRET = env.str("AUDIT_CHECKPOINT_WEBHOOK_SECRET", default="")
 # A sequence number missing for longer than this (its transaction rolled back) is skipped by the sealer.
 AUDIT_SEAL_GAP_SECONDS = env.float("AUDIT_SEAL_GAP_SECONDS", default=5.0)
 
