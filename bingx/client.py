@@ -27,8 +27,9 @@ Behaviour:
   retried on :class:`~bingx.errors.NotSent` / :class:`~bingx.errors.Ambiguous` up to ``read_retries``
   times with a short backoff. Money-moving POSTs (and the authorizeSubAccount setting) are **never**
   retried automatically (apart from the timestamp case above).
-* ``before_request(method, path)`` is called right before each signed request is sent (each attempt),
-  e.g. to take a rate-limit token; an exception from it aborts the call (nothing is sent).
+* ``before_request(method, path)`` is called before each request is signed and sent (each attempt),
+  e.g. to take a rate-limit token: signing comes after any wait in it, so the signed timestamp is
+  fresh when the request leaves. An exception from it aborts the call (nothing is signed or sent).
 * ``on_response(CallInfo)`` is called after each attempt, successful or not, with the signed params
   (never the signature or secret), HTTP status, BingX code/msg and duration. Its exceptions are logged
   and swallowed so auditing can never turn a completed transfer into an error.
@@ -813,6 +814,9 @@ class Client:
         method = endpoint.method
         path = endpoint.path
         mode = endpoint.transport
+        if self.before_request is not None:
+            # Before signing: a wait for a rate-limit token must not age the signed timestamp.
+            self.before_request(method, path)
         offset = self._offsets.get(self.base_url)
         signed = build(
             params,
@@ -834,8 +838,6 @@ class Client:
         if mode == "query":
             # Set the URL ourselves so nothing re-encodes or re-orders what was signed.
             prep.url = f"{url}?{signed.query}"
-        if self.before_request is not None:
-            self.before_request(method, path)
         start = time.monotonic()
         http_status: int | None = None
         code: int | None = None

@@ -25,3 +25,17 @@ def _logging_from_django_settings(**kwargs: Any) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@signals.worker_ready.connect
+def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that (re)starts sweeps at once: whatever a dead worker left behind (a lost message,
+    a claim that sent nothing, a call cut off) is picked up now, not at the next beat tick."""
+    from transfers import dispatch
+
+    try:
+        dispatch.transfers_sweep_enqueue()
+    except Exception:  # a broker hiccup at start-up must not stop the worker; beat sweeps anyway
+        import logging
+
+        logging.getLogger(__name__).warning("could not enqueue the start-up sweep", exc_info=True)

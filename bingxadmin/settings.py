@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "bingxadmin.sessions.CommittedResponseSessionMiddleware",  # a failed session save never hides a decision
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -290,8 +290,14 @@ BINGX_RATE_LIMIT_SCALE = env.float("BINGX_RATE_LIMIT_SCALE", default=1.0)
 TRANSFER_REQUEST_TTL_HOURS = env.int("TRANSFER_REQUEST_TTL_HOURS", default=24)
 TRANSFER_SETTLE_WINDOW_SECONDS = env.int("TRANSFER_SETTLE_WINDOW_SECONDS", default=120)
 TRANSFER_SWEEP_AFTER_SECONDS = env.int("TRANSFER_SWEEP_AFTER_SECONDS", default=30)
-# SUBMITTING longer than any live call can take (task time limit 60 s): the worker died mid-call.
-TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=90)
+# A claim without the sending mark older than this sent nothing and its worker is gone (the live
+# pre-send phase is the checks plus at most 10 s of rate-limit wait): it executes again.
+TRANSFER_UNSENT_CLAIM_SECONDS = env.int("TRANSFER_UNSENT_CLAIM_SECONDS", default=20)
+# A sending mark older than any live call (connect + read timeout, twice with the clock resync, and
+# the recording): the worker died mid-call → UNKNOWN and reconciliation. Too short is still safe.
+TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=30)
+# Re-executions of a transfer the exchange's records proved absent after the settle window; then FAILED.
+TRANSFER_ABSENT_RESENDS = env.int("TRANSFER_ABSENT_RESENDS", default=2)
 # Execution refuses a request older than this (from submission): above the TTL, so an approval near
 # the end of the TTL still executes, yet a long-deferred transfer is never sent days later.
 TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)

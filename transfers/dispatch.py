@@ -18,6 +18,7 @@ EXECUTE = "transfers.tasks.transfer_execute_task"
 RECONCILE = "transfers.tasks.transfer_reconcile_task"
 RECORDS_SYNC = "transfers.tasks.records_sync_task"
 BALANCES_SYNC = "accounts.tasks.balances_sync_task"
+SWEEP = "transfers.tasks.transfers_sweep_task"
 
 RECONCILE_DELAY_S = 2.0  # the exchange's records lag its answers by a moment
 
@@ -37,6 +38,11 @@ def transfer_execute_enqueue(*, request_id: int, countdown: float = 0) -> None:
         _task(EXECUTE).apply_async((request_id,), countdown=countdown)
     else:
         _task(EXECUTE).delay(request_id)
+
+
+def transfers_sweep_enqueue() -> None:
+    """One sweep now (a worker just started; beat also runs it every few seconds)."""
+    _task(SWEEP).delay()
 
 
 def transfer_reconcile_enqueue(*, request_id: int, countdown: float = RECONCILE_DELAY_S) -> None:

@@ -70,7 +70,7 @@ def transition(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     ip: str | None = None,
-    on_commit: Callable[[], None] | None = None,
+    on_commit: Callable[[], object] | None = None,
 ) -> bool:
     """Move `request` to `to_status` if it is still in one of `from_statuses` (and matches `guard`).
 

@@ -257,7 +257,13 @@ class TransferRequest(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The claim's time; with `sending_at` it tells a claim that sent nothing from one that may have.
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Set right before the money-moving call leaves (after the rate-limit token): a claim without it
+    # provably sent nothing and goes back to APPROVED (transfers/execution/claims.py).
+    sending_at = models.DateTimeField(null=True, blank=True)
+    # Executions again after the exchange's records proved the earlier one absent (bounded).
+    absent_resends = models.PositiveSmallIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     exchange_id = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=32, blank=True)

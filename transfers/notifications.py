@@ -1,7 +1,8 @@
 """Emails about the workflow, sent after the change commits (services call these from on_commit).
 
 Approvers who may decide a request are told when it waits for them; the requester is told when it
-is decided. Each email links to the request page (settings.SITE_URL). Failures to send are logged,
+is decided; the requester and its approvers are told when an approved transfer could not be executed.
+Each email links to the request page (settings.SITE_URL). Failures to send are logged,
 never raised: a lost email must not undo or block a decision.
 """
 
@@ -14,7 +15,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from transfers.models import TransferRequest
+from transfers.models import Decision, TransferRequest
 from transfers.policy import eligible_approvers
 
 log = logging.getLogger(__name__)
@@ -65,4 +66,20 @@ def notify_requester_decided(*, request_id: int) -> int:
         template="emails/transfer_decided.txt",
         context={"req": req, "url": request_url(req), "decisions": decisions},
         to=[req.requested_by.email],
+    )
+
+
+def notify_execution_failed(*, request_id: int) -> int:
+    """Tell the requester and everyone who approved: the approved transfer did not happen."""
+    req = TransferRequest.objects.select_related("key_set", "requested_by").filter(pk=request_id).first()
+    if req is None:
+        return 0
+    decisions = list(req.approvals.select_related("approver"))
+    people = [req.requested_by, *(d.approver for d in decisions if d.decision == Decision.APPROVE)]
+    addresses = list(dict.fromkeys(p.email for p in people if p.email))
+    return _send(
+        subject=f"[bingxadmin] Transfer #{req.pk} failed: {req.amount_text} {req.asset} did not move",
+        template="emails/transfer_failed.txt",
+        context={"req": req, "url": request_url(req), "decisions": decisions},
+        to=addresses,
     )

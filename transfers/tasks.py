@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from transfers.execution.execute import transfer_execute
 from transfers.execution.reconcile import transfer_reconcile
@@ -25,12 +26,39 @@ SYNC_SOFT_LIMIT_S = 900
 SYNC_HARD_LIMIT_S = 960
 
 
-@shared_task(acks_late=True, queue="exchange", soft_time_limit=45, time_limit=60, ignore_result=True)
+# The database went away mid-task (nothing is lost: the claim and the sending mark say how far it
+# got): try again with back-off, up to ~10 minutes; past that the sweeper picks the request up.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    acks_late=True,
+    queue="exchange",
+    soft_time_limit=45,
+    time_limit=60,
+    ignore_result=True,
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=30,
+    retry_jitter=False,
+    max_retries=25,
+)
 def transfer_execute_task(request_id: int) -> None:
     transfer_execute(request_id=int(request_id))
 
 
-@shared_task(acks_late=True, queue="exchange", soft_time_limit=45, time_limit=60, ignore_result=True)
+@shared_task(
+    acks_late=True,
+    queue="exchange",
+    soft_time_limit=45,
+    time_limit=60,
+    ignore_result=True,
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=30,
+    retry_jitter=False,
+    max_retries=25,
+)
 def transfer_reconcile_task(request_id: int) -> None:
     transfer_reconcile(request_id=int(request_id))
 

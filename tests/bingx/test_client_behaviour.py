@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import pickle
 import socket
+import time
 import traceback
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -237,6 +239,22 @@ def test_before_request_runs_before_each_signed_attempt_and_can_abort(stub):
             from_account="fund", to_account="spot", asset="USDT", amount=Decimal("1")
         )
     assert len(server.requests) == 1
+
+
+def test_the_request_is_signed_after_a_rate_limit_wait_not_before(stub):
+    """A long wait for a token must not age the signed timestamp (BingX answers 100421 when it is
+    older than recvWindow): the timestamp is taken after `before_request` returns."""
+    arrivals: list[tuple[int, int]] = []
+
+    def handler(req: Any, conn: Any) -> None:
+        signed_ms = int(dict(p.split("=", 1) for p in req.query.split("&"))["timestamp"])
+        arrivals.append((signed_ms, int(time.time() * 1000)))
+        respond(conn, OK_UID)
+
+    server = stub(handler)
+    make_client(server.base_url, before_request=lambda m, p: time.sleep(0.6)).uid()
+    ((signed_ms, arrived_ms),) = arrivals
+    assert arrived_ms - signed_ms < 300  # signed after the 600 ms wait, not before it
 
 
 def test_on_response_gets_call_info_without_signature(stub):

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTLE_WINDOW_S = 4
 SWEEP_AFTER_S = 2
 STUCK_AFTER_S = 3
+UNSENT_CLAIM_S = 3
 READ_TIMEOUT_S = 2
 READY_TIMEOUT_S = 90
 
@@ -107,6 +108,7 @@ class Broker:
                 "TRANSFER_SETTLE_WINDOW_SECONDS": str(SETTLE_WINDOW_S),
                 "TRANSFER_SWEEP_AFTER_SECONDS": str(SWEEP_AFTER_S),
                 "TRANSFER_STUCK_AFTER_SECONDS": str(STUCK_AFTER_S),
+                "TRANSFER_UNSENT_CLAIM_SECONDS": str(UNSENT_CLAIM_S),
                 "BINGX_TIMEOUT_READ": str(READ_TIMEOUT_S),
                 "DJANGO_LOG_FORMAT": "text",
                 "PYTHONUNBUFFERED": "1",
@@ -181,6 +183,7 @@ def thresholds(settings: Any) -> None:
     settings.TRANSFER_SETTLE_WINDOW_SECONDS = SETTLE_WINDOW_S
     settings.TRANSFER_SWEEP_AFTER_SECONDS = SWEEP_AFTER_S
     settings.TRANSFER_STUCK_AFTER_SECONDS = STUCK_AFTER_S
+    settings.TRANSFER_UNSENT_CLAIM_SECONDS = UNSENT_CLAIM_S
 
 
 @pytest.fixture

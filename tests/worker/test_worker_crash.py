@@ -77,7 +77,9 @@ def test_killed_after_the_exchange_received_the_call_is_found_not_resent(start_w
     assert len(sandbox.calls(INNER_APPLY)) == 1
 
 
-def test_killed_before_the_exchange_applied_anything_fails_with_nothing_moved(start_worker, sandbox: Sandbox):
+def test_killed_before_the_exchange_applied_anything_is_executed_again_once(start_worker, sandbox: Sandbox):
+    """The call may have left (the sending mark is set), so nothing is re-sent blindly: the records
+    prove it absent after the settle window, and only then is the approved transfer executed again."""
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="8")
     sandbox.fault(INNER_APPLY, "timeout_before_apply", delay=6)
@@ -87,11 +89,14 @@ def test_killed_before_the_exchange_applied_anything_fails_with_nothing_moved(st
     worker.kill()
 
     start_worker("w2")
-    assert sweep_until_final(req) == Status.FAILED
+    assert sweep_until_final(req) == Status.SUCCEEDED
     req.refresh_from_db()
-    assert "nothing moved" in req.failure_message
-    assert sandbox.applied() == []
-    assert len(sandbox.calls(INNER_APPLY)) == 1
+    assert req.absent_resends == 1
+    (applied,) = sandbox.applied(INNER_APPLY)
+    assert req.exchange_id == str(applied["transfer_id"])
+    calls = sandbox.calls(INNER_APPLY)
+    assert len(calls) == 2
+    assert {c["params"]["transferClientId"] for c in calls} == {req.client_id}
 
 
 def test_killed_worker_with_an_approved_request_waiting_loses_nothing(start_worker, sandbox: Sandbox):

@@ -14,3 +14,5 @@ if _prefix and not CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
 
 if "TRANSFER_STUCK_AFTER_SECONDS" in os.environ:
     TRANSFER_STUCK_AFTER_SECONDS = int(os.environ["TRANSFER_STUCK_AFTER_SECONDS"])
+if "TRANSFER_UNSENT_CLAIM_SECONDS" in os.environ:
+    TRANSFER_UNSENT_CLAIM_SECONDS = int(os.environ["TRANSFER_UNSENT_CLAIM_SECONDS"])

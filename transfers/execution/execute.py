@@ -3,12 +3,15 @@
 Celery delivers at least once; exactly-once comes from the database and the exchange:
 
 1. Claim APPROVED → SUBMITTING with one conditional UPDATE. A duplicate delivery, a second worker
-   or a finished request finds nothing to claim and returns. No row lock is held over the network.
+   or a finished request finds nothing to claim and returns (settling a dead claim it finds:
+   claims.py). No row lock is held over the network.
 2. Re-check what approval relied on (payload hash, key set and its base URL, policy version, maximum
    age, recipient, approvers still active and holding approve: `checks.refusal_reason`) outside any
    transaction; a refusal ends the request FAILED with nothing sent.
-3. Call the endpoint for the kind (`plan.plan_call`; a shared rate-limit token is taken by the
-   client's `before_request` hook; inner transfers carry the request's client id as `transferClientId`).
+3. Call the endpoint for the kind (`plan.plan_call`; inner transfers carry the request's client id as
+   `transferClientId`). The client's `before_request` hook takes the shared rate-limit token, then
+   writes the durable sending mark naming this claim (`claims.claim_mark_sending`); only then is
+   the call signed and sent. A claim without the mark provably sent nothing.
 4. Record the outcome in its own transaction through `lifecycle.transition`: one ExecutionAttempt per
    HTTP attempt and one audit event. Rejections that prove nothing moved and whose cause passes (rate
    limit, clock skew, transport failure before sending) release the claim back to APPROVED and
@@ -35,6 +38,7 @@ from transfers import dispatch
 from transfers.execution.attempts import CallRecorder, attempt_rows, code_text, message_text
 from transfers.execution.balances import balances_refresh_enqueue
 from transfers.execution.checks import refusal_reason
+from transfers.execution.claims import ClaimLost, SendingMarkFailed, claim_mark_sending, stale_claim_settle
 from transfers.execution.plan import SEND_ENDPOINTS, PlannedCall, plan_call
 from transfers.lifecycle import transition
 from transfers.models import (
@@ -67,9 +71,15 @@ def transfer_execute(*, request_id: int) -> None:
         from_statuses=(Status.APPROVED,),
         to_status=Status.SUBMITTING,
         verb=None,  # the claim is bookkeeping; the outcome below is the audited event
-        changes={"submitted_at": now},
+        changes={"submitted_at": now, "sending_at": None},
     ):
-        logger.info("request %s: nothing to claim (duplicate delivery, other worker, or done)", request_id)
+        # A dead claim (its worker was killed or lost the database) is settled now, not a sweep later.
+        settled = stale_claim_settle(request_id=request_id)
+        logger.info(
+            "request %s: nothing to claim (duplicate delivery, other worker, or done)%s",
+            request_id,
+            f"; a dead claim was {settled}" if settled else "",
+        )
         return
     started_at = timezone.now()
 
@@ -96,6 +106,9 @@ def transfer_execute(*, request_id: int) -> None:
         return
     recorder = CallRecorder(downstream=client.on_response)
     client.on_response = recorder
+    client.before_request = _sending_marker(
+        request_id=req.pk, claimed_at=now, path=planned.endpoint, pacer=client.before_request
+    )
 
     exchange_id = ""
     error: BaseException | None = None
@@ -111,6 +124,14 @@ def transfer_execute(*, request_id: int) -> None:
         else:
             _release(req=req, countdown=exc.retry_in, reason=str(exc))
         return
+    except ClaimLost as exc:
+        # Judged dead and released while waiting for its token; the new claim executes it.
+        logger.warning("%s; this execution sent nothing and stands down", exc)
+        return
+    except SendingMarkFailed as exc:
+        # The database went away before the call: nothing was sent. The claim stays unsent, so the
+        # task's retry or the sweeper executes the transfer once the database is back.
+        raise exc.__cause__ or exc from None
     except BaseException as exc:  # every outcome is recorded, even a time limit or a bug
         error = exc
     finally:
@@ -197,6 +218,21 @@ def _refuse(
     )
 
 
+def _sending_marker(
+    *, request_id: int, claimed_at: datetime, path: str, pacer: Callable[[str, str], None] | None
+) -> Callable[[str, str], None]:
+    """The client's `before_request`: first the rate-limit token (it may wait), then the durable
+    sending mark, then the client signs and sends. A crash before the mark provably sent nothing."""
+
+    def before_request(method: str, call_path: str) -> None:
+        if pacer is not None:
+            pacer(method, call_path)
+        if call_path == path:
+            claim_mark_sending(request_id=request_id, claimed_at=claimed_at)
+
+    return before_request
+
+
 def _release(*, req: TransferRequest, countdown: float, reason: str) -> None:
     """Back to APPROVED (nothing was sent by this execution) and try again after `countdown` s.
 
@@ -207,7 +243,7 @@ def _release(*, req: TransferRequest, countdown: float, reason: str) -> None:
         from_statuses=IN_FLIGHT,
         to_status=Status.APPROVED,
         verb=None,
-        changes={"submitted_at": None},
+        changes={"submitted_at": None, "sending_at": None},
         on_commit=lambda: dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=countdown),
     )
     logger.info("request %s: not sent (%s); retrying in %.1f s", req.pk, reason, countdown)
@@ -220,7 +256,7 @@ def _retry(*, req: TransferRequest, attempts: list[ExecutionAttempt], countdown:
         to_status=Status.APPROVED,
         verb=verb,
         attempts=attempts,
-        changes={"submitted_at": None},
+        changes={"submitted_at": None, "sending_at": None},
         on_commit=lambda: dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=countdown),
     )
 

@@ -9,9 +9,11 @@ Never by re-sending: the request is looked up in the records endpoint for its ki
 * family: the master's sub-account transfer history in the window, matching from/to UID and amount.
 
 Found → SUCCEEDED with the exchange id. Proven absent once `TRANSFER_SETTLE_WINDOW_SECONDS` have
-passed since submission → FAILED (nothing moved). Before that → look again later. When the lookup
-itself keeps failing past the window, the request stays UNKNOWN and is flagged for a human with
-what is known. Every lookup writes an ExecutionAttempt(kind=reconcile).
+passed since submission → the approved transfer executes again (same client id), up to
+`TRANSFER_ABSENT_RESENDS` times; then FAILED (nothing moved) and the people involved are emailed.
+Before that → look again later. When the lookup itself keeps failing past the window, the request
+stays UNKNOWN and is flagged for a human with what is known.
+Every lookup writes an ExecutionAttempt(kind=reconcile).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 import bingx
@@ -35,7 +38,7 @@ from exchange import ratelimit
 from exchange.clients import client_for
 from exchange.credentials import CredentialsUnavailable
 from exchange.timeutil import datetime_to_ms
-from transfers import dispatch
+from transfers import dispatch, notifications
 from transfers.execution.attempts import CallRecorder, worker_name
 from transfers.execution.plan import RECORD_ENDPOINTS
 from transfers.lifecycle import transition
@@ -231,13 +234,21 @@ def transfer_reconcile(*, request_id: int) -> str:
         if match is not None:
             return _found(req=req, match=match, attempt=attempt)
         if _settled(req):
-            message = "Not found in BingX records after the settle window; nothing moved."
+            if req.absent_resends < settings.TRANSFER_ABSENT_RESENDS:
+                return _absent_resend(req=req, attempt=attempt)
+            executions = req.absent_resends + 1
+            message = (
+                f"Not found in BingX records after the settle window, {executions} "
+                f"execution{'s' if executions > 1 else ''} in a row; nothing moved. "
+                "Submit a new request if the transfer is still wanted."
+            )
             return _conclude(
                 req=req,
                 to_status=Status.FAILED,
                 verb="transfer.reconcile.absent",
                 attempt=attempt(outcome=AttemptOutcome.ABSENT, message=message),
                 changes={"failure_code": "not_found", "failure_message": message, **_SETTLED},
+                on_commit=lambda: notifications.notify_execution_failed(request_id=req.pk),
             )
         attempt(
             outcome=AttemptOutcome.ABSENT,
@@ -275,8 +286,44 @@ def _found(*, req: TransferRequest, match: Candidate, attempt: Callable[..., Exe
     )
 
 
+def _absent_resend(*, req: TransferRequest, attempt: Callable[..., ExecutionAttempt]) -> str:
+    """Proven absent after the settle window: the approved intent still stands, so execute it again
+    (same client id), a bounded number of times (`TRANSFER_ABSENT_RESENDS`)."""
+    resends = req.absent_resends + 1
+    message = (
+        "Not found in BingX records after the settle window; nothing moved. "
+        f"Executing the approved transfer again ({resends} of {settings.TRANSFER_ABSENT_RESENDS})."
+    )
+    moved = transition(
+        request=req,
+        from_statuses=(Status.UNKNOWN,),
+        to_status=Status.APPROVED,
+        guard=Q(absent_resends=req.absent_resends),
+        verb="transfer.reconcile.absent_resend",
+        changes={
+            "absent_resends": resends,
+            "submitted_at": None,
+            "sending_at": None,
+            "failure_code": "",
+            "failure_message": "",
+            **_SETTLED,
+        },
+        attempts=[attempt(outcome=AttemptOutcome.ABSENT, message=message)],
+        before={"status": Status.UNKNOWN, "submitted_at": req.submitted_at},
+        after={"status": Status.APPROVED, "absent_resends": resends, "reason": message},
+        on_commit=lambda: dispatch.transfer_execute_enqueue(request_id=req.pk),
+    )
+    return "absent; executing again" if moved else "already settled"
+
+
 def _conclude(
-    *, req: TransferRequest, to_status: str, verb: str, attempt: ExecutionAttempt, changes: dict[str, Any]
+    *,
+    req: TransferRequest,
+    to_status: str,
+    verb: str,
+    attempt: ExecutionAttempt,
+    changes: dict[str, Any],
+    on_commit: Callable[[], object] | None = None,
 ) -> str:
     """Inside the caller's transaction: UNKNOWN → final, the attempt row, one audit event."""
     moved = transition(
@@ -291,6 +338,7 @@ def _conclude(
             "status": to_status,
             **{k: v for k, v in changes.items() if k in ("exchange_id", "failure_message")},
         },
+        on_commit=on_commit,
     )
     return str(to_status) if moved else "already settled"
 

@@ -4,8 +4,10 @@
   after approval, a worker killed holding it) → enqueue execution again. The claim makes extra
   messages harmless; bumping `updated_at` in the same conditional UPDATE keeps one re-enqueue per
   request per period even when two sweeps overlap.
-* SUBMITTING for longer than any live execution can take (`TRANSFER_STUCK_AFTER_SECONDS`: the worker
-  died mid-call) → UNKNOWN with a conditional UPDATE, then reconcile. Never re-sent.
+* SUBMITTING without the sending mark for longer than any live pre-send phase
+  (`TRANSFER_UNSENT_CLAIM_SECONDS`): provably nothing sent → APPROVED and executed again.
+* SUBMITTING with the sending mark older than any live call (`TRANSFER_STUCK_AFTER_SECONDS`: the worker
+  died mid-call) → UNKNOWN with a conditional UPDATE, then reconcile. Never re-sent blindly.
 * UNKNOWN with no reconcile lookup for a sweep period → reconcile (its chain of follow-ups was lost).
 """
 
@@ -20,28 +22,33 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from transfers import dispatch
+from transfers.execution.claims import (
+    sent_claim_unknown,
+    sent_claims_stuck,
+    unsent_claim_release,
+    unsent_claims,
+)
 from transfers.execution.reconcile import RETRY_DELAY_S
-from transfers.lifecycle import request_touch, transition
+from transfers.lifecycle import request_touch
 from transfers.models import Status, TransferRequest
 
 logger = logging.getLogger(__name__)
 
-# A live execution ends within the task's hard time limit (60 s); past that the worker is gone.
 BATCH = 500
-
-
-def stuck_after_seconds() -> int:
-    return settings.TRANSFER_STUCK_AFTER_SECONDS
 
 
 @dataclass
 class SweepReport:
     executions: int = 0
+    released: int = 0
     stuck: int = 0
     reconciles: int = 0
 
     def __str__(self) -> str:
-        return f"re-enqueued {self.executions}, stuck→unknown {self.stuck}, reconciles {self.reconciles}"
+        return (
+            f"re-enqueued {self.executions}, unsent claims released {self.released}, "
+            f"stuck→unknown {self.stuck}, reconciles {self.reconciles}"
+        )
 
 
 def transfers_sweep() -> SweepReport:
@@ -57,21 +64,12 @@ def transfers_sweep() -> SweepReport:
             dispatch.transfer_execute_enqueue(request_id=pk)
             report.executions += 1
 
-    stuck_cutoff = now - timedelta(seconds=stuck_after_seconds())
-    stuck = TransferRequest.objects.filter(status=Status.SUBMITTING, submitted_at__lt=stuck_cutoff)
-    for req in list(stuck[:BATCH]):
-        moved = transition(
-            request=req,
-            from_statuses=(Status.SUBMITTING,),
-            to_status=Status.UNKNOWN,
-            guard=Q(submitted_at__lt=stuck_cutoff),
-            verb="transfer.sweep.stuck",
-            changes={"failure_message": "The worker stopped mid-call; reconciling with BingX's records."},
-            before={"status": Status.SUBMITTING},
-            after={"status": Status.UNKNOWN, "submitted_at": req.submitted_at},
-        )
-        if moved:  # committed already: the sweep runs outside any transaction
-            dispatch.transfer_reconcile_enqueue(request_id=req.pk, countdown=0)
+    # Claims whose worker is gone: never sent → execute again; maybe sent → reconcile (claims.py).
+    for req in list(unsent_claims()[:BATCH]):
+        if unsent_claim_release(req=req):
+            report.released += 1
+    for req in list(sent_claims_stuck()[:BATCH]):
+        if sent_claim_unknown(req=req):  # its reconcile is enqueued on commit
             report.stuck += 1
 
     # UNKNOWN whose reconcile chain went quiet: no lookup for longer than any follow-up delay.
@@ -85,6 +83,6 @@ def transfers_sweep() -> SweepReport:
         dispatch.transfer_reconcile_enqueue(request_id=pk, countdown=0)
         report.reconciles += 1
 
-    if report.executions or report.stuck or report.reconciles:
+    if report.executions or report.released or report.stuck or report.reconciles:
         logger.info("transfers sweep: %s", report)
     return report

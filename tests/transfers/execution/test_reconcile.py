@@ -107,16 +107,51 @@ def test_absent_before_the_settle_window_looks_again(sandbox: Sandbox, main_key_
     assert 2 <= countdown <= 5
 
 
-def test_absent_after_the_settle_window_fails_nothing_moved(
+def test_absent_after_the_settle_window_executes_the_approved_transfer_again(
     sandbox: Sandbox, main_key_set, run, enqueued, settings
 ):
+    """Proven absent: nothing moved, and the approval still stands; it is executed again, once."""
     settings.TRANSFER_SETTLE_WINDOW_SECONDS = 60
     req = ambiguous(run, sandbox, approved_request(key_set=main_key_set), INNER_APPLY, "http_500")
     age(req, 61)
-    assert run(transfer_reconcile, req) == Status.FAILED
-    assert req.failure_message == "Not found in BingX records after the settle window; nothing moved."
+    enqueued.clear()
+    assert run(transfer_reconcile, req) == "absent; executing again"
+    assert req.status == Status.APPROVED
+    assert req.absent_resends == 1
     assert req.attempts.get(kind=AttemptKind.RECONCILE).outcome == AttemptOutcome.ABSENT
+    assert enqueued == [("execute", req.pk, 0)]
+    assert AuditEvent.objects.filter(verb="transfer.reconcile.absent_resend", object_id=str(req.pk)).exists()
     assert sandbox.applied() == []
+
+    run(transfer_execute, req)
+    assert req.status == Status.SUCCEEDED
+    (applied,) = sandbox.applied(INNER_APPLY)
+    assert req.exchange_id == str(applied["transfer_id"])
+    # Both executions carried the same client id (BingX's idempotency key for inner transfers).
+    assert {c["params"]["transferClientId"] for c in sandbox.calls(INNER_APPLY)} == {req.client_id}
+
+
+def test_absent_again_past_the_bound_fails_and_tells_the_people_involved(
+    sandbox: Sandbox, main_key_set, run, enqueued, settings, mailoutbox
+):
+    settings.TRANSFER_SETTLE_WINDOW_SECONDS = 60
+    settings.TRANSFER_ABSENT_RESENDS = 1
+    req = ambiguous(run, sandbox, approved_request(key_set=main_key_set), INNER_APPLY, "http_500")
+    age(req, 61)
+    assert run(transfer_reconcile, req) == "absent; executing again"
+    ambiguous(run, sandbox, req, INNER_APPLY, "http_500")
+    age(req, 61)
+    mailoutbox.clear()
+    assert run(transfer_reconcile, req) == Status.FAILED
+    assert req.failure_message.startswith(
+        "Not found in BingX records after the settle window, 2 executions in a row; nothing moved."
+    )
+    assert sandbox.applied() == []
+    assert len(sandbox.calls(INNER_APPLY)) == 2
+    approver = req.approvals.get().approver
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([req.requested_by.email, approver.email])
+    assert all(f"Transfer #{req.pk} failed" in m.subject for m in mailoutbox)
+    assert "nothing moved" in mailoutbox[0].body
 
 
 def test_a_record_matched_to_another_request_is_not_reused(
@@ -136,7 +171,8 @@ def test_a_record_matched_to_another_request_is_not_reused(
     )
     assert run(transfer_reconcile, twin) == "not yet"
     age(twin, 61)
-    assert run(transfer_reconcile, twin) == Status.FAILED
+    # Not matched to its twin's record: proven absent, so it is executed again (not "found").
+    assert run(transfer_reconcile, twin) == "absent; executing again"
     assert twin.exchange_id == ""
 
 

@@ -25,13 +25,16 @@ pytestmark = pytest.mark.usefixtures("limiter_dir")
 def thresholds(settings: Any) -> None:
     settings.TRANSFER_SWEEP_AFTER_SECONDS = 30
     settings.TRANSFER_STUCK_AFTER_SECONDS = 90
+    settings.TRANSFER_UNSENT_CLAIM_SECONDS = 20
 
 
-def backdate(req: TransferRequest, seconds: float, *, submitted: bool = False) -> None:
+def backdate(req: TransferRequest, seconds: float, *, submitted: bool = False, sent: bool = True) -> None:
+    """`submitted`: claimed `seconds` ago; `sent`: its call got the sending mark then too."""
     then = timezone.now() - timedelta(seconds=seconds)
     changes: dict[str, Any] = {"updated_at": then}
     if submitted:
         changes["submitted_at"] = then
+        changes["sending_at"] = then if sent else None
     TransferRequest.objects.filter(pk=req.pk).update(**changes)
 
 
@@ -50,12 +53,15 @@ def test_approved_request_whose_message_was_lost_is_enqueued_once(main_key_set, 
 
 
 @pytest.mark.django_db
-def test_stuck_submission_goes_unknown_and_reconciles(main_key_set, enqueued, thresholds):
+def test_stuck_submission_goes_unknown_and_reconciles(
+    main_key_set, enqueued, thresholds, django_capture_on_commit_callbacks
+):
     stuck = approved_request(key_set=main_key_set, status=Status.SUBMITTING)
     running = approved_request(key_set=main_key_set, status=Status.SUBMITTING)
     backdate(stuck, 91, submitted=True)
     backdate(running, 30, submitted=True)
-    report = transfers_sweep()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = transfers_sweep()
     assert report.stuck == 1
     stuck.refresh_from_db()
     running.refresh_from_db()
@@ -63,6 +69,27 @@ def test_stuck_submission_goes_unknown_and_reconciles(main_key_set, enqueued, th
     assert running.status == Status.SUBMITTING
     assert enqueued == [("reconcile", stuck.pk, 0)]
     assert AuditEvent.objects.filter(verb="transfer.sweep.stuck", object_id=str(stuck.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_claim_that_never_sent_goes_back_to_approved_and_executes_again(
+    main_key_set, enqueued, thresholds, django_capture_on_commit_callbacks
+):
+    """Its worker died (or lost the database) before the sending mark: provably nothing was sent."""
+    dead = approved_request(key_set=main_key_set, status=Status.SUBMITTING)
+    waiting = approved_request(key_set=main_key_set, status=Status.SUBMITTING)  # in its token wait
+    backdate(dead, 21, submitted=True, sent=False)
+    backdate(waiting, 5, submitted=True, sent=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = transfers_sweep()
+    assert (report.released, report.stuck) == (1, 0)
+    dead.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (dead.status, dead.submitted_at) == (Status.APPROVED, None)
+    assert waiting.status == Status.SUBMITTING
+    assert enqueued == [("execute", dead.pk, 0)]
+    event = AuditEvent.objects.get(verb="transfer.execute.unsent_released", object_id=str(dead.pk))
+    assert event.after["status"] == Status.APPROVED
 
 
 @pytest.mark.django_db
@@ -88,7 +115,9 @@ def test_quiet_unknown_request_is_reconciled(main_key_set, enqueued, thresholds)
 def test_final_requests_are_left_alone(main_key_set, enqueued, thresholds):
     for status in (Status.SUCCEEDED, Status.FAILED, Status.PENDING, Status.REJECTED):
         backdate(approved_request(key_set=main_key_set, status=status), 3600, submitted=True)
-    assert str(transfers_sweep()) == "re-enqueued 0, stuck→unknown 0, reconciles 0"
+    assert str(transfers_sweep()) == (
+        "re-enqueued 0, unsent claims released 0, stuck→unknown 0, reconciles 0"
+    )
     assert enqueued == []
 
 
@@ -140,11 +169,12 @@ def test_beat_schedules_exist_for_registered_tasks():
     migration.create(apps, None)
     migration.create(apps, None)  # idempotent: admin edits survive re-runs
     importlib.import_module("transfers.migrations.0005_task_names").forward(apps, None)
+    importlib.import_module("transfers.migrations.0008_sweep_every_5s").every(15, 5)(apps, None)
     app.loader.import_default_modules()
     every = {t.task: t.interval.every for t in PeriodicTask.objects.select_related("interval")}
     every = {task: s for task, s in every.items() if not task.startswith("accounts.tasks.audit_")}  # own test
     assert every == {
-        "transfers.tasks.transfers_sweep_task": 15,
+        "transfers.tasks.transfers_sweep_task": 5,
         "transfers.tasks.transfer_requests_expire_task": 60,
         "accounts.tasks.balances_sync_all_task": 600,
         "transfers.tasks.records_sync_all_task": 300,
