@@ -121,9 +121,17 @@ class Worker:
     """One `celery worker` process group consuming the exchange and default queues."""
 
     def __init__(
-        self, *, name: str, env: dict[str, str], log_path: Path, pool: str = "solo", beat: bool = False
+        self,
+        *,
+        name: str,
+        env: dict[str, str],
+        log_path: Path,
+        pool: str = "solo",
+        beat: bool = False,
+        host: str | None = None,
     ) -> None:
         self.beat = beat
+        self.host = host  # a node name on another "machine" (two hosts sharing one broker)
         self.name = name
         self.env = env
         self.log_path = log_path
@@ -135,7 +143,7 @@ class Worker:
         cmd = [
             sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
             "-Q", "exchange,default", "-c", "1", f"--pool={self.pool}",
-            "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
+            "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@{self.host or '%h'}",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip
         if self.beat:  # embedded beat with the database scheduler (the admin-editable schedules)
@@ -206,9 +214,11 @@ def start_worker(
     their logs printed when it failed."""
     workers: list[Worker] = []
 
-    def start(name: str = "w1", pool: str = "solo", beat: bool = False) -> Worker:
+    def start(name: str = "w1", pool: str = "solo", beat: bool = False, host: str | None = None) -> Worker:
         log_path = tmp_path / f"{name}.log"
-        worker = Worker(name=name, env=broker.worker_env(), log_path=log_path, pool=pool, beat=beat)
+        worker = Worker(
+            name=name, env=broker.worker_env(), log_path=log_path, pool=pool, beat=beat, host=host
+        )
         workers.append(worker)
         return worker.start()
 
@@ -236,3 +246,23 @@ def final_status(req: Any, *, timeout: float = 120) -> str:
         return status if status in (Status.SUCCEEDED, Status.FAILED) else None
 
     return str(wait_for(done, timeout=timeout, what=f"request {req.pk} to finish"))
+
+
+@pytest.fixture
+def shared_limiter(settings: Any, broker: Broker) -> None:
+    """This process uses the workers' rate-limiter store (worker_settings.py), e.g. to block a token."""
+    settings.RATE_LIMIT_URL = broker.redis_url
+    settings.VAR_DIR = broker.var_dir
+    if broker.redis_url:
+        settings.RATE_LIMIT_KEY_PREFIX = f"{broker.prefix}bingx:rl:"
+
+
+def sweep_every_second() -> None:
+    """Beat (a worker started with beat=True) runs the sweeper every second, as a fast production
+    schedule would (transactional tests flush the migration's schedules)."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name="sweep (test)", defaults={"task": "transfers.tasks.transfers_sweep_task", "interval": every}
+    )

@@ -25,7 +25,7 @@ from tests.transfers.execution_support import (
     wait_for,
 )
 from tests.worker import pg_support
-from tests.worker.conftest import Broker
+from tests.worker.conftest import Broker, sweep_every_second
 from transfers.models import Status, TransferRequest
 
 pytestmark = [
@@ -47,24 +47,6 @@ def outage_db(require_postgres: None, broker: Broker) -> Iterator[pg_support.Thr
             yield server
     finally:
         server.destroy()
-
-
-@pytest.fixture
-def shared_limiter(settings: Any, broker: Broker) -> None:
-    """This process uses the workers' rate-limiter store (worker_settings.py), to hold a token."""
-    settings.RATE_LIMIT_URL = broker.redis_url
-    settings.VAR_DIR = broker.var_dir
-    if broker.redis_url:
-        settings.RATE_LIMIT_KEY_PREFIX = f"{broker.prefix}bingx:rl:"
-
-
-def sweep_every_second() -> None:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.update_or_create(
-        name="sweep (test)", defaults={"task": "transfers.tasks.transfers_sweep_task", "interval": every}
-    )
 
 
 def status_when_reachable(req: TransferRequest) -> str | None:
