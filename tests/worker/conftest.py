@@ -30,6 +30,12 @@ SWEEP_AFTER_S = 2
 STUCK_AFTER_S = 3
 UNSENT_CLAIM_S = 3
 READ_TIMEOUT_S = 2
+SWEEP_EVERY_S = 1
+# benchmarks/recovery.py runs the fault tests with the production thresholds and beat's production
+# sweep period, to measure recovery times as they are in production.
+if os.environ.get("RESILIENCE_THRESHOLDS") == "production":
+    SETTLE_WINDOW_S, SWEEP_AFTER_S, STUCK_AFTER_S, UNSENT_CLAIM_S, READ_TIMEOUT_S = 120, 30, 30, 20, 10
+    SWEEP_EVERY_S = 5
 READY_TIMEOUT_S = 90
 
 
@@ -258,11 +264,12 @@ def shared_limiter(settings: Any, broker: Broker) -> None:
 
 
 def sweep_every_second() -> None:
-    """Beat (a worker started with beat=True) runs the sweeper every second, as a fast production
-    schedule would (transactional tests flush the migration's schedules)."""
+    """Beat (a worker started with beat=True) runs the sweeper every second (every 5 s, as the
+    migration schedules it, under RESILIENCE_THRESHOLDS=production); transactional tests flush the
+    migration's schedules, so the test creates its own."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    every, _ = IntervalSchedule.objects.get_or_create(every=SWEEP_EVERY_S, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name="sweep (test)", defaults={"task": "transfers.tasks.transfers_sweep_task", "interval": every}
     )

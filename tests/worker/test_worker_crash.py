@@ -54,10 +54,10 @@ def call_in_flight(sandbox: Sandbox, req: TransferRequest) -> None:
 def test_killed_after_the_exchange_received_the_call_is_found_not_resent(start_worker, sandbox: Sandbox):
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="8")
-    worker = start_worker("w1")
     lock = sandbox.server.state.lock
     lock.acquire()  # the exchange holds the call: it is in flight when the worker dies
     try:
+        worker = start_worker("w1")  # its start-up sweep may send the call first: held all the same
         transfer_execute_task.delay(req.pk)
         call_in_flight(sandbox, req)
         worker.kill()
@@ -104,10 +104,10 @@ def test_killed_worker_with_an_approved_request_waiting_loses_nothing(start_work
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     first = approved_request(key_set=key_set, amount="2")
     second = approved_request(key_set=key_set, amount="3")
-    worker = start_worker("w1")
     lock = sandbox.server.state.lock
     lock.acquire()
     try:
+        worker = start_worker("w1")
         transfer_execute_task.delay(first.pk)
         transfer_execute_task.delay(second.pk)
         call_in_flight(sandbox, first)
@@ -131,10 +131,10 @@ def test_beat_runs_the_sweeper_that_recovers_a_killed_worker(start_worker, sandb
     )
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="8")
-    worker = start_worker("w1")
     lock = sandbox.server.state.lock
     lock.acquire()
     try:
+        worker = start_worker("w1")
         transfer_execute_task.delay(req.pk)
         call_in_flight(sandbox, req)
         worker.kill()
