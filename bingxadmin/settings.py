@@ -293,9 +293,9 @@ TRANSFER_SWEEP_AFTER_SECONDS = env.int("TRANSFER_SWEEP_AFTER_SECONDS", default=3
 # A claim without the sending mark older than this sent nothing and its worker is gone (the live
 # pre-send phase is the checks plus at most 10 s of rate-limit wait): it executes again.
 TRANSFER_UNSENT_CLAIM_SECONDS = env.int("TRANSFER_UNSENT_CLAIM_SECONDS", default=20)
-# A sending mark older than any live call (connect + read timeout, twice with the clock resync, and
-# the recording): the worker died mid-call → UNKNOWN and reconciliation. Too short is still safe.
-TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=30)
+# A sending mark older than any live call (connect + read timeout = 13 s; a clock-resync retry stamps
+# a new mark): the worker died mid-call → UNKNOWN and reconciliation. Too short is still safe.
+TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=20)
 # Re-executions of a transfer the exchange's records proved absent after the settle window; then FAILED.
 TRANSFER_ABSENT_RESENDS = env.int("TRANSFER_ABSENT_RESENDS", default=2)
 # Execution refuses a request older than this (from submission): above the TTL, so an approval near

@@ -34,7 +34,7 @@ SWEEP_EVERY_S = 1
 # benchmarks/recovery.py runs the fault tests with the production thresholds and beat's production
 # sweep period, to measure recovery times as they are in production.
 if os.environ.get("RESILIENCE_THRESHOLDS") == "production":
-    SETTLE_WINDOW_S, SWEEP_AFTER_S, STUCK_AFTER_S, UNSENT_CLAIM_S, READ_TIMEOUT_S = 120, 30, 30, 20, 10
+    SETTLE_WINDOW_S, SWEEP_AFTER_S, STUCK_AFTER_S, UNSENT_CLAIM_S, READ_TIMEOUT_S = 120, 30, 20, 20, 10
     SWEEP_EVERY_S = 5
 READY_TIMEOUT_S = 90
 
