@@ -4,6 +4,14 @@ Lua scripts answer "granted" or "wait N ms" and settle tokens atomically, so pro
 with drifting clocks still agree. A granted token is scored `now + hold_ms` (it holds its slot
 while the call is on the wire) until `settle` re-scores it with the answer's time (base.py). The
 store is unreachable → `RateLimitUnavailable` (fail closed).
+
+A Redis that restarts without persistence (or is flushed) comes back empty: every window and every
+in-flight hold is forgotten, and the next calls could overshoot BingX's limit (100410). So the store
+keeps a marker key without TTL (`EPOCH_KEY`, one per Redis database, whatever the key prefix). When
+`take` finds it missing, the state was lost at some moment up to now: it sets the marker to
+`now + window + hold_ms` and refuses every token until then — any call granted before the loss has
+arrived (within its hold) and dropped out of BingX's window (one window later) by that time. A brand
+new Redis pays this once too (about 15 s with the default timeouts); a restart is logged as a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +23,10 @@ from exchange.ratelimit.base import INFLIGHT_MS, INFLIGHT_POLL_MS, STORE_DOWN_RE
 
 logger = logging.getLogger(__name__)
 
+# Marks a store that has not lost its state: no TTL, one per Redis database, outside any key prefix.
+EPOCH_KEY = "bingxadmin:rl:epoch"
+
+# Returns {wait_ms, reset}: reset is 1 when this call found the store emptied (the marker missing).
 _TAKE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -22,22 +34,32 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local inflight = tonumber(ARGV[4])
 local poll = tonumber(ARGV[5])
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  local until_ms = now + window + inflight
+  redis.call('SET', KEYS[3], until_ms)
+  return {until_ms - now, 1}
+end
+epoch = tonumber(epoch)
+if epoch > now then
+  return {epoch - now, 0}
+end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
-  return blocked - now
+  return {blocked - now, 0}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
   redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window + inflight)
-  return 0
+  return {0, 0}
 end
 local blocking = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
 if blocking > now then
-  return poll
+  return {poll, 0}
 end
-return math.max(1, blocking + window - now)
+return {math.max(1, blocking + window - now), 0}
 """
 
 _SETTLE_LUA = """
@@ -82,12 +104,19 @@ class RedisStore:
     def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
         try:
             args: list[str | int] = [limit, window_ms, token, hold_ms, INFLIGHT_POLL_MS]
-            return int(self._take(keys=self._keys(key), args=args))
+            wait_ms, reset = self._take(keys=[*self._keys(key), EPOCH_KEY], args=args)
         except self._errors as exc:
             raise RateLimitUnavailable(
                 f"rate limiter store unavailable ({type(exc).__name__}); not calling BingX",
                 retry_in=STORE_DOWN_RETRY_S,
             ) from exc
+        if reset:
+            logger.warning(
+                "the BingX rate-limiter store came back empty (Redis restarted or flushed): every "
+                "window counts as full for %d ms",
+                int(wait_ms),
+            )
+        return int(wait_ms)
 
     def settle(self, key: str, token: str, window_ms: int) -> None:
         try:
