@@ -8,10 +8,12 @@ store is unreachable → `RateLimitUnavailable` (fail closed).
 A Redis that restarts without persistence (or is flushed) comes back empty: every window and every
 in-flight hold is forgotten, and the next calls could overshoot BingX's limit (100410). So the store
 keeps a marker key without TTL (`EPOCH_KEY`, one per Redis database, whatever the key prefix). When
-`take` finds it missing, the state was lost at some moment up to now: it sets the marker to
-`now + window + hold_ms` and refuses every token until then — any call granted before the loss has
-arrived (within its hold) and dropped out of BingX's window (one window later) by that time. A brand
-new Redis pays this once too (about 15 s with the default timeouts); a restart is logged as a warning.
+`take` finds it missing, the state was lost: it sets the marker to "lost at + window + hold_ms" and
+refuses every token until then — any call granted before the loss has arrived (within its hold) and
+left BingX's window (one window later) by that time. "Lost at" is the server's start (Redis's own
+uptime) when no FLUSHDB/FLUSHALL ran since, else now (a flush leaves no time behind). So a restart
+holds calls for one window plus the hold after Redis is back, and the first use of a Redis that has
+been up longer than that (a new deployment) is not held at all. Each reset is logged as a warning.
 """
 
 from __future__ import annotations
@@ -34,32 +36,42 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local inflight = tonumber(ARGV[4])
 local poll = tonumber(ARGV[5])
+local reset = 0
 local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  local until_ms = now + window + inflight
-  redis.call('SET', KEYS[3], until_ms)
-  return {until_ms - now, 1}
+if epoch then
+  epoch = tonumber(epoch)
+else
+  reset = 1
+  local lost_at = now
+  local stats = redis.call('INFO', 'commandstats')
+  local flushed = string.find(stats, 'cmdstat_flushdb:', 1, true)
+    or string.find(stats, 'cmdstat_flushall:', 1, true)
+  if not flushed then
+    local server = redis.call('INFO', 'server')
+    lost_at = now - tonumber(string.match(server, 'uptime_in_seconds:(%d+)') or '0') * 1000
+  end
+  epoch = lost_at + window + inflight
+  redis.call('SET', KEYS[3], epoch)
 end
-epoch = tonumber(epoch)
 if epoch > now then
-  return {epoch - now, 0}
+  return {epoch - now, reset}
 end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
-  return {blocked - now, 0}
+  return {blocked - now, reset}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
   redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window + inflight)
-  return {0, 0}
+  return {0, reset}
 end
 local blocking = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
 if blocking > now then
-  return {poll, 0}
+  return {poll, reset}
 end
-return {math.max(1, blocking + window - now), 0}
+return {math.max(1, blocking + window - now), reset}
 """
 
 _SETTLE_LUA = """
@@ -112,8 +124,9 @@ class RedisStore:
             ) from exc
         if reset:
             logger.warning(
-                "the BingX rate-limiter store came back empty (Redis restarted or flushed): every "
-                "window counts as full for %d ms",
+                "the BingX rate-limiter store came back empty (Redis restarted, flushed or new): every "
+                "window counts as full until one window plus the in-flight hold after the loss "
+                "(next token in %d ms)",
                 int(wait_ms),
             )
         return int(wait_ms)

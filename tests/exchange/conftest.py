@@ -1,9 +1,9 @@
 """The rate-limiter tests run against a desk whose Redis has been up: its limiter marker is set.
 
 A Redis the limiter finds without its marker (restarted empty, flushed, or brand new) makes it count
-every window as full for one window plus the in-flight hold (exchange/ratelimit/redis.py), 31 s with
-`acquire`'s default hold; that behaviour has its own tests on a throw-away Redis
-(test_ratelimit_store_reset.py), the others must not pay for a fresh CI Redis.
+every window as full until one window plus the in-flight hold after the loss (exchange/ratelimit/
+redis.py), up to 31 s with `acquire`'s default hold; that behaviour has its own tests on a
+throw-away Redis (test_ratelimit_store_reset.py), the others must not pay for a just-started CI Redis.
 """
 
 from __future__ import annotations
