@@ -43,11 +43,12 @@ if epoch then
 else
   reset = 1
   local lost_at = now
-  local stats = redis.call('INFO', 'commandstats')
-  local flushed = string.find(stats, 'cmdstat_flushdb:', 1, true)
-    or string.find(stats, 'cmdstat_flushall:', 1, true)
-  if not flushed then
-    local server = redis.call('INFO', 'server')
+  -- pcall: a Redis that refuses INFO (ACLs, renamed commands) gets the conservative "now".
+  local stats = redis.pcall('INFO', 'commandstats')
+  local server = redis.pcall('INFO', 'server')
+  if type(stats) == 'string' and type(server) == 'string'
+    and not string.find(stats, 'cmdstat_flushdb:', 1, true)
+    and not string.find(stats, 'cmdstat_flushall:', 1, true) then
     lost_at = now - tonumber(string.match(server, 'uptime_in_seconds:(%d+)') or '0') * 1000
   end
   epoch = lost_at + window + inflight
