@@ -273,7 +273,21 @@ class TransferRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["key_set", "asset", "created_at"])]
+        indexes = [
+            models.Index(fields=["key_set", "asset", "created_at"]),
+            # What the lists sort on (docs/performance.md): the dashboard's recent and attention lists,
+            # "what I requested", the approvals queue, and reconciliation's settled requests.
+            models.Index(fields=["-updated_at"], name="transfer_request_updated_idx"),
+            models.Index(fields=["requested_by", "-created_at"], name="transfer_request_mine_idx"),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="transfer_request_pending_idx"
+            ),
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(status__in=["succeeded", "unknown"]),
+                name="transfer_request_settled_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_request_amount_positive"),
             models.CheckConstraint(
@@ -426,9 +440,21 @@ class TransferRecord(models.Model):
         TransferRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
+    # A legacy-endpoint record of a transfer the new endpoint also lists (same key set, asset, amount,
+    # wallets and time): set at upsert (transfers.records.sync) so the reconciliation page shows each
+    # transfer once without a correlated NOT EXISTS over every record.
+    is_duplicate = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-occurred_at"]
+        indexes = [
+            # Reconciliation's "records nobody requested here", newest first (docs/performance.md).
+            models.Index(
+                fields=["-occurred_at", "-id"],
+                condition=Q(matched_request__isnull=True, is_duplicate=False),
+                name="record_outside_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["key_set", "source", "exchange_id"], name="record_unique_exchange_id"

@@ -9,6 +9,7 @@ approved by a second.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -93,6 +94,38 @@ def own_uids(*, key_set: ApiKeySet) -> dict[int, str]:
     for ks in _own_key_sets(paying=key_set):
         uids.setdefault(int(ks.uid or 0), f"key set {ks.label}")
     return uids
+
+
+def own_uids_many(*, key_sets: Iterable[ApiKeySet]) -> dict[int, tuple[dict[int, str], dict[int, str]]]:
+    """family_uids and own_uids of many key sets at once, by key set id: two queries however many key
+    sets (the new-transfer forms list every offered key set's family). Pass key sets with `parent`
+    selected. Same answers as the one-key-set functions (tests/transfers/test_pages_fast.py)."""
+    key_sets = list(key_sets)
+    mains = {
+        ks.pk: (ks.parent if ks.account_kind == AccountKind.SUB and ks.parent else ks) for ks in key_sets
+    }
+    subs: dict[int, list[SubAccount]] = {}
+    for sub in SubAccount.objects.filter(main_key_set_id__in={m.pk for m in mains.values()}).order_by("pk"):
+        subs.setdefault(sub.main_key_set_id, []).append(sub)
+    active = list(ApiKeySet.objects.filter(status=KeySetStatus.ACTIVE).exclude(uid=None))
+    result: dict[int, tuple[dict[int, str], dict[int, str]]] = {}
+    for ks in key_sets:
+        main = mains[ks.pk]
+        same_exchange = [a for a in active if a.environment == ks.environment]
+        family: dict[int, str] = {}
+        if main.status == KeySetStatus.ACTIVE and main.environment == ks.environment:
+            if main.uid:
+                family[int(main.uid)] = f"main account of {main.label}"
+            for sub in subs.get(main.pk, []):
+                family[int(sub.sub_uid)] = f"sub-account {sub.name or sub.sub_uid}".strip()
+        for a in same_exchange:
+            if a.parent_id == main.pk:
+                family.setdefault(int(a.uid or 0), f"sub-account of key set {a.label}")
+        own = dict(family)
+        for a in same_exchange:
+            own.setdefault(int(a.uid or 0), f"key set {a.label}")
+        result[ks.pk] = (family, own)
+    return result
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.access import Capability, key_sets_for, user_can
@@ -43,6 +44,30 @@ def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
 def request_get_for(*, user: User, pk: int) -> TransferRequest:
     """One request the user may view; TransferRequest.DoesNotExist otherwise (a guessed id looks absent)."""
     return requests_visible_to(user=user).get(pk=pk)
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What the open detail page polls for: the status and how many decisions it has (one query)."""
+
+    status: str
+    decisions: int
+
+    @property
+    def token(self) -> str:
+        return f"{self.status}:{self.decisions}"
+
+
+def request_state_for(*, user: User, pk: int) -> RequestState:
+    """The status of one request the user may view (the detail page's rule); DoesNotExist otherwise."""
+    decisions = Approval.objects.filter(request=OuterRef("pk")).order_by().values("request")
+    status, count = (
+        TransferRequest.objects.filter(pk=pk, key_set__in=key_sets_for(user=user, capability=Capability.VIEW))
+        .annotate(decisions=Subquery(decisions.annotate(n=Count("pk")).values("n")))
+        .values_list("status", "decisions")
+        .get()
+    )
+    return RequestState(status=status, decisions=count or 0)
 
 
 def key_sets_requestable(*, user: User, kind: str) -> QuerySet[ApiKeySet]:
@@ -145,35 +170,116 @@ def dashboard_for(*, user: User) -> Dashboard:
     )
 
 
+HISTORY_CSV_HEADER = [
+    "id",
+    "created_at",
+    "status",
+    "kind",
+    "key_set",
+    "asset",
+    "amount",
+    "source",
+    "destination",
+    "requested_by",
+    "required_approvals",
+    "decided_at",
+    "completed_at",
+    "exchange_id",
+    "client_id",
+    "payload_sha256",
+    "note",
+]
+
+
+def history_csv_rows(qs: QuerySet[TransferRequest]) -> Iterator[tuple[Any, ...]]:
+    """The history export's rows, read in chunks over plain values (no model instances, no prefetch):
+    memory stays flat however many rows match."""
+    values = qs.order_by("-created_at", "-pk").values_list(
+        "pk",
+        "created_at",
+        "status",
+        "kind",
+        "key_set__label",
+        "asset",
+        "payload",
+        "requested_by__username",
+        "required_approvals",
+        "decided_at",
+        "completed_at",
+        "exchange_id",
+        "client_id",
+        "payload_sha256",
+        "note",
+    )
+    for (
+        pk,
+        created,
+        status,
+        kind,
+        label,
+        asset,
+        payload,
+        user,
+        required,
+        decided,
+        completed,
+        *rest,
+    ) in values.iterator(chunk_size=1000):
+        yield (
+            pk,
+            created.isoformat(),
+            status,
+            kind,
+            label,
+            asset,
+            format(Decimal(str(payload.get("amount"))), "f"),
+            source_text_of(kind=kind, payload=payload, key_set_label=label),
+            destination_text_of(kind=kind, payload=payload),
+            user,
+            required,
+            decided.isoformat() if decided else "",
+            completed.isoformat() if completed else "",
+            *rest,
+        )
+
+
 # --- request detail ------------------------------------------------------------------------------
 
 
-def destination_text(req: TransferRequest) -> str:
-    p = req.payload
-    if req.kind == TransferKind.WALLET:
+def destination_text_of(*, kind: str, payload: dict[str, Any]) -> str:
+    p = payload
+    if kind == TransferKind.WALLET:
         return f"own wallet {p.get('to_wallet')}"
-    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
-        kind = RECIPIENT_TYPES.get(int(p.get("recipient_type") or 0), "?")
+    if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        rtype = RECIPIENT_TYPES.get(int(p.get("recipient_type") or 0), "?")
         calling = f"+{p['calling_code']} " if p.get("calling_code") else ""
-        return f"{kind} {calling}{p.get('recipient_account')}"
-    if req.kind == TransferKind.FAMILY:
+        return f"{rtype} {calling}{p.get('recipient_account')}"
+    if kind == TransferKind.FAMILY:
         member = FAMILY_MEMBER_TYPES.get(int(p.get("to_type") or 0), "?")
         wallet = FAMILY_ACCOUNT_TYPES.get(int(p.get("to_account_type") or 0), "?")
         return f"{member} {p.get('to_uid')} · {wallet}"
     return "?"
 
 
-def source_text(req: TransferRequest) -> str:
-    p = req.payload
-    if req.kind == TransferKind.WALLET:
+def destination_text(req: TransferRequest) -> str:
+    return destination_text_of(kind=req.kind, payload=req.payload)
+
+
+def source_text_of(*, kind: str, payload: dict[str, Any], key_set_label: str) -> str:
+    p = payload
+    if kind == TransferKind.WALLET:
         return f"own wallet {p.get('from_wallet')}"
-    if req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
-        return f"{WALLET_TYPES.get(int(p.get('wallet_type') or 0), '?')} wallet of {req.key_set.label}"
-    if req.kind == TransferKind.FAMILY:
+    if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        return f"{WALLET_TYPES.get(int(p.get('wallet_type') or 0), '?')} wallet of {key_set_label}"
+    if kind == TransferKind.FAMILY:
         member = FAMILY_MEMBER_TYPES.get(int(p.get("from_type") or 0), "?")
         wallet = FAMILY_ACCOUNT_TYPES.get(int(p.get("from_account_type") or 0), "?")
         return f"{member} {p.get('from_uid')} · {wallet}"
     return "?"
+
+
+def source_text(req: TransferRequest) -> str:
+    return source_text_of(kind=req.kind, payload=req.payload, key_set_label=req.key_set.label)
 
 
 def _source_wallet(req: TransferRequest) -> tuple[ApiKeySet | None, str | None]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("transfers/history/", requests.history, name="history"),
     path("transfers/<int:pk>/", requests.request_detail, name="request_detail"),
     path("transfers/<int:pk>/status/", requests.request_status, name="request_status"),
+    path("transfers/<int:pk>/state/", requests.request_state, name="request_state"),
     path("transfers/<int:pk>/approve/", requests.request_approve, name="request_approve"),
     path("transfers/<int:pk>/reject/", requests.request_reject, name="request_reject"),
     path("transfers/<int:pk>/cancel/", requests.request_cancel, name="request_cancel"),

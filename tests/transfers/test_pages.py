@@ -36,6 +36,12 @@ def csrf_post(c: Client, url: str, data: dict[str, Any]) -> Any:
     return c.post(url, {**data, "csrfmiddlewaretoken": token})
 
 
+def csv_text(response) -> str:
+    """The history export is streamed (StreamingHttpResponse): read every chunk."""
+    assert response.streaming
+    return b"".join(response.streaming_content).decode()
+
+
 def approve_url(req) -> str:
     return reverse("transfers:request_approve", args=[req.pk])
 
@@ -320,15 +326,16 @@ def test_history_filters_and_csv(alice, bob, key_set):
     assert f"#{a.pk}<" not in page
     csv_response = c.get(reverse("transfers:history"), {"format": "csv"})
     assert csv_response["Content-Type"].startswith("text/csv")
-    lines = csv_response.content.decode().strip().splitlines()
+    lines = csv_text(csv_response).strip().splitlines()
     assert lines[0].startswith('"id","created_at","status"')
     assert len(lines) == 3
     today = timezone.now().date()
     tomorrow = today + timedelta(days=1)
     assert (
         len(
-            c.get(reverse("transfers:history"), {"format": "csv", "date_from": tomorrow.isoformat()})
-            .content.decode()
+            csv_text(
+                c.get(reverse("transfers:history"), {"format": "csv", "date_from": tomorrow.isoformat()})
+            )
             .strip()
             .splitlines()
         )
@@ -348,7 +355,7 @@ def test_history_csv_neutralises_formulas(alice, key_set):
         fields={"recipient_type": 1, "recipient_account": str(SUB1_UID), "wallet_type": 1},
         note="=HYPERLINK(1)",
     )
-    body = client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"}).content.decode()
+    body = csv_text(client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"}))
     assert "'=HYPERLINK(1)" in body
 
 
@@ -377,7 +384,7 @@ def test_history_csv_quotes_every_cell(alice, key_set, note, cell):
     )
     response = client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"})
     assert "no-store" in response["Cache-Control"]
-    lines = response.content.decode().strip().splitlines()
+    lines = csv_text(response).strip().splitlines()
     assert len(lines) == 2
     assert lines[1].endswith("," + cell)
     # Every cell, numbers included, is quoted: a semicolon-locale spreadsheet cannot split one.
@@ -387,7 +394,7 @@ def test_history_csv_quotes_every_cell(alice, key_set, note, cell):
 
 def test_history_shows_only_visible_key_sets(alice, key_set, pending):
     outsider = member("olga", "approver")
-    body = client_for_user(outsider).get(reverse("transfers:history"), {"format": "csv"}).content.decode()
+    body = csv_text(client_for_user(outsider).get(reverse("transfers:history"), {"format": "csv"}))
     assert len(body.strip().splitlines()) == 1
 
 

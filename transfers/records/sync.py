@@ -27,6 +27,7 @@ record after the settle window.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import time
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 import bingx
@@ -120,6 +122,30 @@ class SyncReport:
         return not self.errors
 
 
+def duplicates_mark(*, key_set_id: int, occurred: Sequence[dt.datetime]) -> int:
+    """Flag the key set's legacy records at these times that the new asset endpoint also lists (the
+    same transfer twice); one UPDATE whichever of the two arrived first. Returns how many were flagged."""
+    twin = TransferRecord.objects.filter(
+        key_set_id=key_set_id,
+        source=RecordSource.ASSET,
+        asset=OuterRef("asset"),
+        amount=OuterRef("amount"),
+        from_account=OuterRef("from_account"),
+        to_account=OuterRef("to_account"),
+        occurred_at=OuterRef("occurred_at"),
+    )
+    return (
+        TransferRecord.objects.filter(
+            key_set_id=key_set_id,
+            source=RecordSource.LEGACY_ASSET,
+            is_duplicate=False,
+            occurred_at__in=sorted(set(occurred)),
+        )
+        .filter(Exists(twin))
+        .update(is_duplicate=True)
+    )
+
+
 def upsert_rows(*, key_set_id: int, source: str, rows: Sequence[Row]) -> tuple[int, int]:
     """Insert new records and update changed ones for one page; returns (inserted, updated).
 
@@ -163,6 +189,8 @@ def upsert_rows(*, key_set_id: int, source: str, rows: Sequence[Row]) -> tuple[i
         ]
         if new:
             TransferRecord.objects.bulk_create(new, ignore_conflicts=True)
+            if source in (RecordSource.ASSET, RecordSource.LEGACY_ASSET):
+                duplicates_mark(key_set_id=key_set_id, occurred=[r.occurred_at for r in new])
         if changed:
             TransferRecord.objects.bulk_update(changed, ["status", "raw"])
     return len(new), len(changed)

@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import Capability, key_sets_for, user_is_admin
-from accounts.csv_export import csv_response
+from accounts.csv_export import csv_streaming_response
 from accounts.models import User
 from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
@@ -35,6 +36,8 @@ from transfers.services import decisions
 from transfers.services import requests as request_services
 from transfers.views.base import guarded
 
+QUEUE_PAGE_SIZE = 50
+
 # --- dashboard and requests ----------------------------------------------------------------------
 
 
@@ -56,11 +59,11 @@ def _known_recipients(*, user: User, form: Any) -> list[tuple[str, str]]:
     visible = set(
         key_sets_for(user=user, capability=Capability.VIEW).exclude(uid=None).values_list("uid", flat=True)
     )
-    for ks in field.queryset:
+    # Every offered key set's family in two queries (not two per key set).
+    for family, own in recipients.own_uids_many(key_sets=field.queryset.select_related("parent")).values():
         # Only what the service would accept as an own account (active key sets on the same
         # exchange, the family) — and, beyond the family, only key sets this user may see.
-        family = recipients.family_uids(key_set=ks)
-        for uid, label in recipients.own_uids(key_set=ks).items():
+        for uid, label in own.items():
             if uid in family or uid in visible:
                 seen.setdefault(str(uid), label)
     for entry in recipients.address_book_active():
@@ -158,7 +161,8 @@ def _stepup_context(*, user: User, req: TransferRequest, can_decide: bool) -> di
 @require_GET
 @guarded
 def request_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """htmx polling target: the status area. When the status moved on, ask htmx to reload the page."""
+    """The status area, re-rendered when request_state says a decision was added (the page polls
+    request_state, not this). When the status moved on, ask htmx to reload the page."""
     user = request_user(request)
     detail = selectors.request_detail(user=user, pk=pk)
     response = render(
@@ -169,6 +173,25 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponse:
     shown = request.GET.get("shown")
     if shown and shown != detail.req.status:
         response["HX-Refresh"] = "true"
+    return response
+
+
+@require_GET
+@guarded
+def request_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the open detail page polls every 3 s: only the status and the number of decisions (a
+    couple of queries, whatever the size of the desk), with the detail page's permission (404 when
+    the person may not view the request). `shown` is the token the page was rendered with: when the
+    status moved on, htmx reloads the page; when only a decision was added, the status area
+    re-renders itself once (HX-Trigger) through request_status."""
+    state = selectors.request_state_for(user=request_user(request), pk=pk)
+    response = JsonResponse({"id": pk, "status": state.status, "decisions": state.decisions})
+    response["Cache-Control"] = "no-store"
+    shown_status, _, _ = (request.GET.get("shown") or "").partition(":")
+    if shown_status and shown_status != state.status:
+        response["HX-Refresh"] = "true"
+    elif request.GET.get("shown") and request.GET["shown"] != state.token:
+        response["HX-Trigger"] = "bx-status-moved"
     return response
 
 
@@ -243,8 +266,12 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def queue(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = QueueFilterForm(request.GET or None, user=user)
+    query = request.GET.copy()
+    query.pop("page", None)
     if form.is_bound and not form.is_valid():
-        return render(request, "transfers/queue.html", {"form": form, "rows": []}, status=400)
+        page = Paginator(TransferRequest.objects.none(), QUEUE_PAGE_SIZE).get_page(1)
+        context = {"form": form, "page": page, "query": query.urlencode()}
+        return render(request, "transfers/queue.html", context, status=400)
     d = form.cleaned_data if form.is_bound else {}
     rows = selectors.queue_for(
         user=user,
@@ -253,12 +280,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         asset=d.get("asset") or "",
         include_decided=bool(d.get("include_decided")),
     )
-    return render(request, "transfers/queue.html", {"form": form, "rows": rows})
+    page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "transfers/queue.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
 @require_GET
-@guarded
-def history(request: HttpRequest) -> HttpResponse:
+@guarded  # type: ignore[arg-type]  # typed for HttpResponse; the CSV export is a StreamingHttpResponse
+def history(request: HttpRequest) -> HttpResponseBase:
     user = request_user(request)
     form = HistoryFilterForm(request.GET or None, user=user)
     as_csv = request.GET.get("format") == "csv"
@@ -277,46 +305,10 @@ def history(request: HttpRequest) -> HttpResponse:
     return render(request, "transfers/history.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
-def _history_csv(qs: Any) -> HttpResponse:
-    header = [
-        "id",
-        "created_at",
-        "status",
-        "kind",
-        "key_set",
-        "asset",
-        "amount",
-        "source",
-        "destination",
-        "requested_by",
-        "required_approvals",
-        "decided_at",
-        "completed_at",
-        "exchange_id",
-        "client_id",
-        "payload_sha256",
-        "note",
-    ]
-    rows = (
-        (
-            req.pk,
-            req.created_at.isoformat(),
-            req.status,
-            req.kind,
-            req.key_set.label,
-            req.asset,
-            req.amount_text,
-            selectors.source_text(req),
-            selectors.destination_text(req),
-            req.requested_by.get_username(),
-            req.required_approvals,
-            req.decided_at.isoformat() if req.decided_at else "",
-            req.completed_at.isoformat() if req.completed_at else "",
-            req.exchange_id,
-            req.client_id,
-            req.payload_sha256,
-            req.note,
-        )
-        for req in qs.iterator(chunk_size=500)
+def _history_csv(qs: Any) -> StreamingHttpResponse:
+    """Streamed over plain values in chunks (selectors.history_csv_rows): flat memory at any size."""
+    return csv_streaming_response(
+        filename="transfer-history.csv",
+        header=selectors.HISTORY_CSV_HEADER,
+        rows=selectors.history_csv_rows(qs),
     )
-    return csv_response(filename="transfer-history.csv", header=header, rows=rows)
