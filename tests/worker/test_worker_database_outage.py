@@ -143,5 +143,6 @@ def test_database_down_while_the_transfer_is_on_the_wire_is_recorded_once_when_i
     recovery = time.monotonic() - back
     print(f"\nrecovery (database back → SUCCEEDED), answer lost on the wire: {recovery:.1f} s")
     assert_exactly_once(sandbox, req)
-    assert len(ours(sandbox, req)) == 1, [(c["time_ms"], c["code"], c["http_status"], c["applied"]) for c in ours(sandbox, req)]
+    # Found in the records, not sent again.
+    assert len(ours(sandbox, req)) == 1, [(c["code"], c["applied"]) for c in ours(sandbox, req)]
     assert worker.alive
