@@ -9,6 +9,8 @@ with the worker). Tasks are enqueued only through `transfers.dispatch`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -31,34 +33,28 @@ SYNC_HARD_LIMIT_S = 960
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
-@shared_task(
-    acks_late=True,
-    queue="exchange",
-    soft_time_limit=45,
-    time_limit=60,
-    ignore_result=True,
-    autoretry_for=DATABASE_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=30,
-    retry_jitter=False,
-    max_retries=25,
-)
+def _exchange_task(fn: Callable[[int], None]) -> Any:
+    """The execute and reconcile tasks: queue `exchange`, late acks, 45/60 s limits, database retries."""
+    return shared_task(
+        acks_late=True,
+        queue="exchange",
+        soft_time_limit=45,
+        time_limit=60,
+        ignore_result=True,
+        autoretry_for=DATABASE_ERRORS,
+        retry_backoff=2,
+        retry_backoff_max=30,
+        retry_jitter=False,
+        max_retries=25,
+    )(fn)
+
+
+@_exchange_task
 def transfer_execute_task(request_id: int) -> None:
     transfer_execute(request_id=int(request_id))
 
 
-@shared_task(
-    acks_late=True,
-    queue="exchange",
-    soft_time_limit=45,
-    time_limit=60,
-    ignore_result=True,
-    autoretry_for=DATABASE_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=30,
-    retry_jitter=False,
-    max_retries=25,
-)
+@_exchange_task
 def transfer_reconcile_task(request_id: int) -> None:
     transfer_reconcile(request_id=int(request_id))
 
