@@ -123,7 +123,8 @@ def test_an_export_of_the_desk_verifies_and_an_edited_line_is_detected(tmp_path,
     response = client.get(reverse("transfers:audit_export") + "?format=jsonl&action=keyset.update")
     assert response.status_code == 200
     export = tmp_path / "audit-events.jsonl"
-    export.write_bytes(b"".join(response.streaming_content))  # exports stream
+    assert response.streaming  # exports stream
+    export.write_bytes(response.getvalue())
     keys = tmp_path / "keys"
     keys.write_text(f"k1:{KEY}\n")
     result = _run(str(export), "--key-file", str(keys))
