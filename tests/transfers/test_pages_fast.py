@@ -22,7 +22,7 @@ from tests.stepup_support import login_verified, stepup_data
 from tests.transfers.workflow_support import grant, make_main_key_set, member
 from transfers import recipients
 from transfers.models import Approval, RecordSource, Status, TransferRecord, TransferRequest
-from transfers.records.reconciliation import COUNT_CAP
+from transfers.records.reconciliation import COUNT_CAP, PAGE_ROWS
 from transfers.records.rows import Row
 from transfers.records.sync import upsert_rows
 
@@ -253,7 +253,7 @@ def test_reconciliation_caps_the_outside_count(bob, key_set):
         for i in range(COUNT_CAP + 5)
     )
     body = signed_in(bob).get(reverse("transfers:reconciliation")).content.decode()
-    assert "(1 000+ in all, newest 200 shown)" in body
+    assert f"(1 000+ in all, newest {PAGE_ROWS} shown)" in body
 
 
 def test_reconciliation_shows_each_legacy_twin_once(bob, key_set):

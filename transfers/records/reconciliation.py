@@ -33,6 +33,7 @@ class SyncStatusRow:
 
 
 COUNT_CAP = 1000  # the page says "1 000+" beyond this: an exact count of a large backlog costs a scan
+PAGE_ROWS = 50  # rows per list: rendering them is most of the page's time (docs/performance.md)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _visible(*, user: User, key_set_id: int | None) -> QuerySet[ApiKeySet]:
 
 
 def reconciliation_get(
-    *, user: User, key_set_id: int | None = None, source: str | None = None, limit: int = 200
+    *, user: User, key_set_id: int | None = None, source: str | None = None, limit: int = PAGE_ROWS
 ) -> Reconciliation:
     """What the reconciliation page shows, limited to key sets the user may view."""
     if source and source not in RecordSource.values:
@@ -83,7 +84,9 @@ def reconciliation_get(
     if source:
         outside = outside.filter(source=source)
     outside_total = outside.values("pk")[: COUNT_CAP + 1].count()
-    outside_rows = list(outside.select_related("key_set").order_by("-occurred_at", "-pk")[:limit])
+    outside_rows = list(
+        outside.select_related("key_set").defer("raw").order_by("-occurred_at", "-pk")[:limit]
+    )
     for record in outside_rows:
         # Plain decimal text for the page: no exponent, no 18 trailing zeros.
         setattr(record, "amount_text", format(record.amount.normalize(), "f"))  # noqa: B010
