@@ -22,6 +22,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from accounts.passkeys import PasskeyInvalid, passkey_assertion_check
 from accounts.stepup import stepup_challenge_bytes
 from transfers.models import Approval, StepUpMethod, TransferRequest
+from transfers.payload import batch_leg_covered
 
 SEAL_SALT = "bingxadmin.approval-seal/1"
 
@@ -32,6 +33,33 @@ def approval_purpose(*, decision: str) -> str:
 
 def approval_binding(*, request_id: int, decision: str, payload_sha256: str) -> bytes:
     return f"transfer-request:{request_id}\ndecision:{decision}\npayload-sha256:{payload_sha256}".encode()
+
+
+def batch_approval_binding(*, batch_id: int, decision: str, payload_sha256: str) -> bytes:
+    """What one decision on a whole batch signs: the batch and the hash over every leg's payload."""
+    return f"transfer-batch:{batch_id}\ndecision:{decision}\npayload-sha256:{payload_sha256}".encode()
+
+
+def _passkey_binding(*, approval: Approval) -> bytes | None:
+    """The binding the approval's passkey signed: its request's, or for a batch leg the batch's (after
+    checking that the batch's hashed list still holds this leg's approved payload); None if it cannot."""
+    req = approval.request
+    if req.batch_id is None:
+        return approval_binding(
+            request_id=approval.request_id, decision=approval.decision, payload_sha256=approval.payload_sha256
+        )
+    batch = req.batch
+    assert batch is not None
+    if not batch_leg_covered(
+        batch_payload=batch.payload,
+        batch_sha256=batch.payload_sha256,
+        leg_index=req.leg_index,
+        leg_sha256=approval.payload_sha256,
+    ):
+        return None
+    return batch_approval_binding(
+        batch_id=batch.pk, decision=approval.decision, payload_sha256=batch.payload_sha256
+    )
 
 
 def _seal_message(
@@ -93,9 +121,9 @@ def approval_proof_problem(*, approval: Approval) -> str | None:
     if not approval_seal_valid(approval=approval):
         return "carries no valid seal of the desk (it was not recorded through the approval step)"
     if approval.stepup_method == StepUpMethod.WEBAUTHN:
-        binding = approval_binding(
-            request_id=approval.request_id, decision=approval.decision, payload_sha256=approval.payload_sha256
-        )
+        binding = _passkey_binding(approval=approval)
+        if binding is None:
+            return "was signed for a batch that no longer holds this leg's payload"
         challenge = stepup_challenge_bytes(
             user=approval.approver, purpose=approval_purpose(decision=approval.decision), binding=binding
         )

@@ -235,6 +235,47 @@ class PolicyState(models.Model):
         return f"policy v{self.version}"
 
 
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved, legs executing"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    STALE = "stale", "Stale (key set, policy or payload changed)"
+
+
+class TransferBatch(models.Model):
+    """One request with N legs (docs/workflow.md "Batch requests"). The legs are ordinary
+    TransferRequest rows (`batch`, `leg_index`); `payload` is their payloads in leg order and
+    `payload_sha256` hashes that list, so one approval covers every leg exactly."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    payload = models.JSONField(help_text="The legs' canonical payloads, in leg order.")
+    payload_sha256 = models.CharField(max_length=64)
+    note = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING, db_index=True
+    )
+    required_approvals = models.PositiveSmallIntegerField()
+    policy_version = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    attention_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=BatchStatus.values), name="batch_status_valid"),
+            models.CheckConstraint(condition=Q(required_approvals__gte=1), name="batch_needs_one_approval"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch #{self.pk} ({len(self.payload or [])} legs)"
+
+
 class TransferRequest(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     client_id = models.CharField(max_length=40, unique=True, help_text="Sent as BingX transferClientId.")
@@ -270,6 +311,11 @@ class TransferRequest(models.Model):
     failure_message = models.TextField(blank=True)
     needs_attention = models.BooleanField(default=False, db_index=True)
     attention_reason = models.TextField(blank=True)
+    # A leg of a batch request: decided only with its batch, executed on its own like any request.
+    batch = models.ForeignKey(
+        TransferBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="legs"
+    )
+    leg_index = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -298,6 +344,12 @@ class TransferRequest(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(required_approvals__gte=1), name="transfer_request_needs_one_approval"
+            ),
+            models.UniqueConstraint(fields=["batch", "leg_index"], name="batch_leg_unique"),
+            models.CheckConstraint(
+                condition=Q(batch__isnull=True, leg_index__isnull=True)
+                | Q(batch__isnull=False, leg_index__isnull=False),
+                name="batch_leg_has_index",
             ),
         ]
 

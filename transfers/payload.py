@@ -168,3 +168,24 @@ def payload_verify(*, request: TransferRequest) -> bool:
         and payload.get("key_set") == str(request.key_set.uuid)
         and payload.get("policy_version") == request.policy_version
     )
+
+
+def batch_payload_sha256(legs: list[dict[str, Any]]) -> str:
+    """A batch's hash: SHA-256 of its legs' payloads, in leg order, as one sorted-keys compact JSON list."""
+    text = json.dumps(legs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def batch_leg_covered(
+    *, batch_payload: Any, batch_sha256: str, leg_index: int | None, leg_sha256: str
+) -> bool:
+    """True when the batch's stored list still hashes to its hash and its leg `leg_index` is exactly the
+    payload whose hash is `leg_sha256` (what a batch approval of that leg relied on)."""
+    if not isinstance(batch_payload, list) or leg_index is None or not 0 <= leg_index < len(batch_payload):
+        return False
+    leg = batch_payload[leg_index]
+    return (
+        batch_payload_sha256(batch_payload) == batch_sha256
+        and isinstance(leg, dict)
+        and payload_sha256(leg) == leg_sha256
+    )

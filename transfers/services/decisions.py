@@ -50,6 +50,11 @@ def _decision_refusal(*, req: TransferRequest, user: User) -> None:
         raise DecisionRefused(
             "You cannot approve or reject your own request; someone else must.", code="own_request"
         )
+    if req.batch_id is not None:  # one decision covers every leg (transfers.services.batches)
+        raise DecisionRefused(
+            f"This is a leg of batch #{req.batch_id}; approve or reject the batch as a whole.",
+            code="batch_leg",
+        )
     if req.approvals.filter(approver=user).exists():
         raise DecisionRefused("You have already decided this request.", code="already_decided")
     if req.status != Status.PENDING:

@@ -6,6 +6,7 @@ transfers.lifecycle.transition.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from transfers import notifications
 from transfers.kinds import KIND_NEEDS, key_set_usable_for
 from transfers.lifecycle import transition
 from transfers.models import (
+    AllowedRecipient,
     Decision,
     Status,
     TransferRequest,
@@ -103,6 +105,40 @@ def _daily_limit_ensure(*, key_set: ApiKeySet, asset: str, amount: Decimal) -> N
         )
 
 
+@dataclass(frozen=True)
+class CleanRequest:
+    """One request's input, checked as submission checks it (a batch leg is checked the same way)."""
+
+    key_set: ApiKeySet
+    kind: str
+    asset: str
+    amount: Decimal
+    fields: dict[str, Any]
+    entry: AllowedRecipient | None
+
+
+def request_input_clean(
+    *, requester: User, key_set: ApiKeySet, kind: str, asset: Any, amount: Any, fields: dict[str, Any]
+) -> CleanRequest:
+    """Grant, kind, key set usable, asset, amount and the kind's fields; RequestRefused otherwise."""
+    if not user_can(user=requester, key_set=key_set, capability=Capability.REQUEST):
+        raise RequestRefused(f"You do not have the request grant on key set “{key_set.label}”.")
+    if kind not in KIND_NEEDS:
+        raise RequestRefused("Unknown transfer kind.")
+    unusable = key_set_usable_for(key_set=key_set, kind=kind)
+    if unusable:
+        raise RequestRefused(unusable)
+    try:
+        clean_asset = asset_clean(asset)
+        clean_amount = amount_clean(amount)
+    except PayloadError as exc:
+        raise RequestRefused(str(exc)) from None
+    kind_fields, entry = request_fields_clean(kind=kind, key_set=key_set, fields=fields)
+    return CleanRequest(
+        key_set=key_set, kind=kind, asset=clean_asset, amount=clean_amount, fields=kind_fields, entry=entry
+    )
+
+
 # --- requests ------------------------------------------------------------------------------------
 
 
@@ -123,19 +159,10 @@ def transfer_request_create(
     key_set = ApiKeySet.objects.select_for_update().filter(pk=key_set_id).first()
     if key_set is None or not user_can(user=requester, key_set=key_set, capability=Capability.VIEW):
         raise RequestRefused("No such key set.")
-    if not user_can(user=requester, key_set=key_set, capability=Capability.REQUEST):
-        raise RequestRefused(f"You do not have the request grant on key set “{key_set.label}”.")
-    if kind not in KIND_NEEDS:
-        raise RequestRefused("Unknown transfer kind.")
-    unusable = key_set_usable_for(key_set=key_set, kind=kind)
-    if unusable:
-        raise RequestRefused(unusable)
-    try:
-        clean_asset = asset_clean(asset)
-        clean_amount = amount_clean(amount)
-    except PayloadError as exc:
-        raise RequestRefused(str(exc)) from None
-    kind_fields, entry = request_fields_clean(kind=kind, key_set=key_set, fields=fields)
+    clean = request_input_clean(
+        requester=requester, key_set=key_set, kind=kind, asset=asset, amount=amount, fields=fields
+    )
+    clean_asset, clean_amount, kind_fields, entry = clean.asset, clean.amount, clean.fields, clean.entry
     note = (note or "").strip()
     if len(note) > 300:
         raise RequestRefused("Keep the note under 300 characters.")
@@ -203,6 +230,10 @@ def transfer_request_cancel(*, request_id: int, actor: User, ip: str | None = No
         raise DecisionRefused("No such request.", code="not_found")
     if req.requested_by_id != actor.pk:
         raise DecisionRefused("Only the person who requested a transfer can cancel it.", code="not_requester")
+    if req.batch_id is not None:
+        raise DecisionRefused(
+            f"This is a leg of batch #{req.batch_id}; cancel the batch instead.", code="batch_leg"
+        )
     if req.status != Status.PENDING:
         raise DecisionRefused(
             f"Only a pending request can be cancelled (this one is {req.get_status_display().lower()}).",
