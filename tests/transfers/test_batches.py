@@ -1,0 +1,249 @@
+"""Batch requests: submission (CSV, per-leg and totals policy), decisions, and what execution re-checks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import ApiKeySet, User
+from tests.stepup_support import stepup_data
+from tests.transfers.workflow_support import SUB1_UID, SUB2_UID
+from transfers.batch_csv import legs_from_csv
+from transfers.execution.checks import refusal_reason
+from transfers.models import (
+    Approval,
+    BatchStatus,
+    DailyLimit,
+    PolicyRule,
+    Status,
+    TransferBatch,
+    TransferRequest,
+)
+from transfers.payload import batch_payload_sha256, payload_sha256
+from transfers.refusals import DecisionRefused
+from transfers.services.batch_decisions import transfer_batch_approve, transfer_batch_reject
+from transfers.services.batches import BatchRefused, transfer_batch_create
+from transfers.services.decisions import transfer_request_approve
+
+HEADER = "kind,key_set,asset,amount,recipient_type,recipient_account,wallet_type,from_wallet,to_wallet"
+
+
+def csv_batch(*rows: str) -> str:
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+GOOD = csv_batch(
+    f"inner,Treasury main,USDT,10,1,{SUB1_UID},1,,",
+    f"inner,Treasury main,USDT,15,1,{SUB2_UID},1,,",
+    "wallet,Treasury main,USDT,5,,,,fund,spot",
+)
+
+
+def submit(requester: User, text: str, note: str = "") -> TransferBatch:
+    legs, errors = legs_from_csv(text)
+    assert errors == []
+    return transfer_batch_create(requester=requester, legs=legs, note=note)
+
+
+def test_csv_batch_creates_one_leg_per_row_with_a_hash_over_every_leg(alice, key_set):
+    batch = submit(alice, GOOD, note="payouts")
+    legs = list(batch.legs.order_by("leg_index"))
+    assert [leg.leg_index for leg in legs] == [0, 1, 2]
+    assert [leg.amount for leg in legs] == [Decimal(10), Decimal(15), Decimal(5)]
+    assert [leg.kind for leg in legs] == ["inner", "inner", "wallet"]
+    assert all(leg.status == Status.PENDING and leg.requested_by == alice for leg in legs)
+    assert batch.payload == [leg.payload for leg in legs]
+    assert batch.payload_sha256 == batch_payload_sha256(batch.payload)
+    assert [leg.payload_sha256 for leg in legs] == [payload_sha256(p) for p in batch.payload]
+    assert len({leg.client_id for leg in legs}) == 3
+
+
+def test_csv_errors_name_their_lines_and_nothing_is_saved(alice, key_set):
+    text = csv_batch(
+        f"inner,Treasury main,USDT,10,1,{SUB1_UID},1,,",
+        f"inner,Treasury main,USDT,-3,1,{SUB1_UID},1,,",
+        "wallet,Treasury main,USDT,5,,,,fund,fund",
+        f"inner,No such set,USDT,1,1,{SUB1_UID},1,,",
+        "inner,Treasury main,USDT,1.123456789,1,10000009,1,,",
+    )
+    legs, errors = legs_from_csv(text)
+    assert errors == []
+    with pytest.raises(BatchRefused) as caught:
+        transfer_batch_create(requester=alice, legs=legs)
+    lines = [e.line for e in caught.value.errors]
+    assert lines == [3, 4, 5, 6]
+    messages = [str(e) for e in caught.value.errors]
+    assert messages[0].startswith("Line 3: The amount must be greater than zero")
+    assert "must differ" in messages[1]
+    assert "No such key set" in messages[2]
+    assert "8 decimal places" in messages[3]
+    assert TransferBatch.objects.count() == 0
+    assert TransferRequest.objects.count() == 0
+
+
+def test_csv_shape_errors(alice):
+    _, errors = legs_from_csv("kind,key_set,asset,colour\n")
+    assert [str(e) for e in errors] == ["Line 1: Unknown column(s): colour.", "Line 1: Missing column(s): amount."]
+    _, errors = legs_from_csv(csv_batch("inner,Treasury main,USDT"))
+    assert [str(e) for e in errors] == ["Line 2: 3 values for 9 columns."]
+    _, errors = legs_from_csv(HEADER + "\n\n")
+    assert [str(e) for e in errors] == ["The CSV has no legs."]
+
+
+def test_a_field_of_another_kind_is_refused_with_its_line(alice, key_set):
+    legs, _ = legs_from_csv(csv_batch(f"wallet,Treasury main,USDT,5,1,{SUB1_UID},,fund,spot"))
+    with pytest.raises(BatchRefused, match="Line 2: Not a field of a wallet transfer: recipient_account"):
+        transfer_batch_create(requester=alice, legs=legs)
+
+
+def test_daily_limit_applies_to_the_batch_total(alice, key_set):
+    DailyLimit.objects.create(key_set=key_set, asset="USDT", limit=Decimal(25))
+    with pytest.raises(BatchRefused) as caught:
+        submit(alice, GOOD)  # 10 + 15 + 5 = 30 > 25, each leg alone fits
+    assert [e.line for e in caught.value.errors] == [None]
+    assert "The batch's total (30 USDT) would exceed the 24-hour limit of 25 USDT" in str(caught.value)
+    assert TransferRequest.objects.count() == 0
+
+
+def test_daily_limit_applies_to_each_leg(alice, key_set):
+    DailyLimit.objects.create(key_set=key_set, asset="USDT", limit=Decimal(12))
+    with pytest.raises(BatchRefused) as caught:
+        submit(alice, GOOD)
+    assert [e.line for e in caught.value.errors] == [3]  # the 15 USDT leg
+    assert "This leg (15 USDT)" in str(caught.value)
+
+
+def test_quorum_follows_the_totals_and_every_leg(alice, key_set):
+    PolicyRule.objects.create(name="big inner", kind="inner", asset="USDT", min_amount=20, required_approvals=2)
+    batch = submit(alice, GOOD)  # no inner leg reaches 20, their total (25) does
+    assert batch.required_approvals == 2
+    assert set(batch.legs.values_list("required_approvals", flat=True)) == {2}
+
+
+def test_quorum_out_of_reach_is_refused(alice, key_set):
+    PolicyRule.objects.create(name="huge", min_amount=1, required_approvals=5)
+    with pytest.raises(BatchRefused, match="needs 5 approval"):
+        submit(alice, GOOD)
+
+
+def test_requester_cannot_approve_own_batch(alice, key_set):
+    batch = submit(alice, GOOD)
+    with pytest.raises(DecisionRefused, match="own batch") as caught:
+        transfer_batch_approve(batch_id=batch.pk, approver=alice, stepup=stepup_data(alice))
+    assert caught.value.code == "own_request"
+    assert Approval.objects.count() == 0
+
+
+def test_a_leg_cannot_be_decided_alone(alice, bob, key_set):
+    batch = submit(alice, GOOD)
+    leg = batch.legs.get(leg_index=0)
+    with pytest.raises(DecisionRefused, match="leg of batch") as caught:
+        transfer_request_approve(request_id=leg.pk, approver=bob, stepup=stepup_data(bob))
+    assert caught.value.code == "batch_leg"
+    assert Approval.objects.count() == 0
+
+
+def test_approval_without_approve_on_every_key_set_is_refused(alice, bob, carol, key_set, sub_key_set):
+    text = csv_batch(
+        f"inner,Treasury main,USDT,10,1,{SUB1_UID},1,,",
+        f"sub_inner,Sub one,USDT,2,1,{SUB2_UID},1,,",
+    )
+    batch = submit(alice, text)
+    with pytest.raises(DecisionRefused, match="“Sub one”") as caught:
+        transfer_batch_approve(batch_id=batch.pk, approver=carol, stepup=stepup_data(carol))
+    assert caught.value.code == "no_grant"
+    batch = transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    assert batch.status == BatchStatus.APPROVED
+
+
+def test_approval_reaching_quorum_approves_every_leg_and_enqueues_each(
+    alice, bob, key_set, executed, django_capture_on_commit_callbacks
+):
+    batch = submit(alice, GOOD)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob), comment="ok")
+    assert batch.status == BatchStatus.APPROVED
+    legs = list(batch.legs.order_by("leg_index"))
+    assert {leg.status for leg in legs} == {Status.APPROVED}
+    assert sorted(executed) == sorted(leg.pk for leg in legs)
+    for leg in legs:
+        (approval,) = leg.approvals.all()
+        assert approval.approver == bob and approval.payload_sha256 == leg.payload_sha256
+        assert refusal_reason(leg) is None  # the worker's re-checks count the batch approval per leg
+    with pytest.raises(DecisionRefused):
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+
+
+def test_short_of_quorum_waits_then_second_approver_completes(alice, bob, carol, key_set, executed):
+    PolicyRule.objects.create(name="two", required_approvals=2)
+    batch = submit(alice, GOOD)
+    batch = transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    assert batch.status == BatchStatus.PENDING
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.PENDING}
+    batch = transfer_batch_approve(batch_id=batch.pk, approver=carol, stepup=stepup_data(carol))
+    assert batch.status == BatchStatus.APPROVED
+
+
+def test_reject_ends_every_leg(alice, bob, key_set):
+    batch = submit(alice, GOOD)
+    batch = transfer_batch_reject(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    assert batch.status == BatchStatus.REJECTED
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.REJECTED}
+
+
+def test_wrong_second_factor_changes_nothing(alice, bob, key_set):
+    batch = submit(alice, GOOD)
+    with pytest.raises(DecisionRefused) as caught:
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup={"stepup_code": "000000"})
+    assert caught.value.code == "second_factor"
+    assert Approval.objects.count() == 0
+
+
+def test_a_leg_edited_before_approval_makes_the_batch_stale(alice, bob, key_set):
+    batch = submit(alice, GOOD)
+    leg = batch.legs.get(leg_index=1)
+    payload = {**leg.payload, "recipient_account": "10000009"}
+    TransferRequest.objects.filter(pk=leg.pk).update(payload=payload, payload_sha256=payload_sha256(payload))
+    with pytest.raises(DecisionRefused, match="no longer match") as caught:
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    assert caught.value.code == "stale"
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.STALE
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.STALE}
+    assert Approval.objects.count() == 0
+
+
+def test_a_leg_edited_after_approval_is_refused_at_execution(alice, bob, key_set, executed):
+    batch = submit(alice, GOOD)
+    transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    leg = batch.legs.get(leg_index=1)
+    # The payload changed, its hash too (so the hash check alone would pass): the approval was of another hash.
+    payload = {**leg.payload, "amount": "1500"}
+    TransferRequest.objects.filter(pk=leg.pk).update(
+        payload=payload, payload_sha256=payload_sha256(payload), amount=Decimal(1500)
+    )
+    leg.refresh_from_db()
+    assert "required approvals match the payload" in (refusal_reason(leg) or "")
+    other = batch.legs.get(leg_index=0)
+    assert refusal_reason(other) is None
+
+
+def test_cancel_and_single_leg_cancel(alice, bob, key_set):
+    from transfers.services.batches import transfer_batch_cancel
+    from transfers.services.requests import transfer_request_cancel
+
+    batch = submit(alice, GOOD)
+    with pytest.raises(DecisionRefused, match="cancel the batch"):
+        transfer_request_cancel(request_id=batch.legs.first().pk, actor=alice)
+    with pytest.raises(DecisionRefused) as caught:
+        transfer_batch_cancel(batch_id=batch.pk, actor=bob)
+    assert caught.value.code == "not_requester"
+    batch = transfer_batch_cancel(batch_id=batch.pk, actor=alice)
+    assert batch.status == BatchStatus.CANCELLED
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.CANCELLED}
+
+
+def test_key_set_by_uuid(alice, key_set: ApiKeySet):
+    batch = submit(alice, csv_batch(f"wallet,{key_set.uuid},USDT,5,,,,fund,spot"))
+    assert batch.legs.get().key_set == key_set
