@@ -84,7 +84,10 @@ def test_csv_errors_name_their_lines_and_nothing_is_saved(alice, key_set):
 
 def test_csv_shape_errors(alice):
     _, errors = legs_from_csv("kind,key_set,asset,colour\n")
-    assert [str(e) for e in errors] == ["Line 1: Unknown column(s): colour.", "Line 1: Missing column(s): amount."]
+    assert [str(e) for e in errors] == [
+        "Line 1: Unknown column(s): colour.",
+        "Line 1: Missing column(s): amount.",
+    ]
     _, errors = legs_from_csv(csv_batch("inner,Treasury main,USDT"))
     assert [str(e) for e in errors] == ["Line 2: 3 values for 9 columns."]
     _, errors = legs_from_csv(HEADER + "\n\n")
@@ -115,7 +118,9 @@ def test_daily_limit_applies_to_each_leg(alice, key_set):
 
 
 def test_quorum_follows_the_totals_and_every_leg(alice, key_set):
-    PolicyRule.objects.create(name="big inner", kind="inner", asset="USDT", min_amount=20, required_approvals=2)
+    PolicyRule.objects.create(
+        name="big inner", kind="inner", asset="USDT", min_amount=20, required_approvals=2
+    )
     batch = submit(alice, GOOD)  # no inner leg reaches 20, their total (25) does
     assert batch.required_approvals == 2
     assert set(batch.legs.values_list("required_approvals", flat=True)) == {2}
