@@ -14,6 +14,7 @@ from bingx.errors import (
     TimestampError,
 )
 from exchange.credentials import CredentialsUnavailable, KeySetLike
+from exchange.ratelimit.base import RateLimitUnavailable
 from exchange.timeutil import ms_to_datetime
 
 
@@ -42,6 +43,13 @@ def exchange_problem(*, exc: Exception, key_set: KeySetLike) -> ExchangeProblem:
     """Translate a failure talking to BingX into a message an operator can act on."""
     if isinstance(exc, CredentialsUnavailable):
         return ExchangeProblem(str(exc), kind="secret")
+    if isinstance(exc, RateLimitUnavailable):
+        # The desk's own limiter (shared by every process) said "not now"; nothing was sent.
+        return ExchangeProblem(
+            "Too many requests to BingX for this account right now (the desk keeps under BingX's "
+            f"limits); nothing was sent. Try again in {max(1, round(exc.retry_in))} s.",
+            kind="rate_limit",
+        )
     if not isinstance(exc, BingXError):
         return ExchangeProblem(f"Unexpected failure talking to BingX ({type(exc).__name__}).", kind="error")
     code = exc.code if exc.code is not None else exc.http_status

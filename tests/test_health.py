@@ -3,15 +3,18 @@ from django.core.cache import cache
 from django.test import Client
 
 from bingxadmin.celery import app as celery_app
+from bingxadmin.health import WORKERS_CACHE_KEY
 
 TOKEN = "health-token-for-tests-0123456789"
 
 
 @pytest.fixture(autouse=True)
 def fresh_health_cache():
-    cache.clear()
+    # Only the health entry: cache.clear() is FLUSHDB on Redis, which would also wipe the shared rate
+    # limiter's state and make it hold every window (exchange/ratelimit/redis.py) for the next tests.
+    cache.delete(WORKERS_CACHE_KEY)
     yield
-    cache.clear()
+    cache.delete(WORKERS_CACHE_KEY)
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def test_the_worker_ping_is_cached_for_a_few_seconds(settings, pings):
         assert details().json()["workers"] == {"ok": True, "workers": ["worker1@host-a"]}
         Client().get("/health")
     assert len(pings) == 1
-    cache.clear()  # the entry expired
+    cache.delete(WORKERS_CACHE_KEY)  # the entry expired
     details()
     assert len(pings) == 2
 

@@ -109,3 +109,16 @@ def test_missing_permission_is_read_from_the_endpoint_table(path, needed):
     found = problem(PermissionDenied("denied", code=100004, path=path))
     assert found.kind == "permission"
     assert found.message.startswith(f"Permission missing: the key lacks {needed}, which this call needs")
+
+
+def test_the_desks_own_limiter_saying_not_now_reads_as_a_wait_not_a_failure():
+    from exchange.ratelimit import RateLimitUnavailable
+
+    problem = exchange_problem(
+        exc=RateLimitUnavailable("no token within 10 s", retry_in=6.4), key_set=FakeKeySet()
+    )
+    assert problem.kind == "rate_limit"
+    assert problem.message.startswith("Too many requests to BingX for this account right now")
+    assert "nothing was sent" in problem.message
+    assert problem.message.endswith("Try again in 6 s.")
+    assert "Unexpected" not in problem.message

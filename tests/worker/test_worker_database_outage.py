@@ -86,10 +86,11 @@ def test_database_down_after_the_claim_before_the_call_executes_once_when_it_is_
     """The worker claimed the request and waits for its rate-limit token when the database dies; it
     cannot write the sending mark, so it sends nothing. Back up, the claim (provably unsent) returns
     to APPROVED and the transfer executes: not FAILED, not twice."""
+    sweep_every_second()
+    # The worker first: its start-up sweep would otherwise execute an older request before the test.
+    worker = start_worker("w1", beat=True)
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="7")
-    sweep_every_second()
-    worker = start_worker("w1", beat=True)
     scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
     ratelimit.block(scope=scope, path=INNER_APPLY, retry_in_ms=4000)
     from transfers.tasks import transfer_execute_task
@@ -119,10 +120,10 @@ def test_database_down_while_the_transfer_is_on_the_wire_is_recorded_once_when_i
     """The exchange applies the transfer while the database is down, so the worker cannot record the
     answer. Back up, the sent claim goes UNKNOWN and the exchange's records settle it: SUCCEEDED
     with the exchange's id, never re-sent."""
-    key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
-    req = approved_request(key_set=key_set, amount="9")
     sweep_every_second()
     worker = start_worker("w1", beat=True)
+    key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
+    req = approved_request(key_set=key_set, amount="9")
     lock = sandbox.server.state.lock
     lock.acquire()  # the exchange holds the call
     try:

@@ -34,12 +34,13 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transa
 def test_a_worker_killed_while_its_claim_waits_for_a_token_loses_nothing(
     start_worker, sandbox: Sandbox, shared_limiter: None
 ) -> None:
+    sweep_every_second()
+    # The worker first: its start-up sweep would otherwise execute the request before the block.
+    worker = start_worker("w1")
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="4")
     scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
     ratelimit.block(scope=scope, path=INNER_APPLY, retry_in_ms=5000)  # the token is 5 s away
-    sweep_every_second()
-    worker = start_worker("w1")
     transfer_execute_task.delay(req.pk)
     wait_for(
         lambda: TransferRequest.objects.filter(pk=req.pk, status=Status.SUBMITTING, sending_at=None).exists(),
