@@ -25,9 +25,9 @@ def calls_for(sandbox: Sandbox, client_id: str) -> list[dict]:
 
 
 def test_the_same_task_delivered_twice_calls_the_exchange_once(start_worker, sandbox: Sandbox):
+    worker = start_worker("w1")
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="4")
-    worker = start_worker("w1")
     transfer_execute_task.delay(req.pk)
     transfer_execute_task.delay(req.pk)
     assert final_status(req) == Status.SUCCEEDED
@@ -38,10 +38,11 @@ def test_the_same_task_delivered_twice_calls_the_exchange_once(start_worker, san
 
 
 def test_two_workers_racing_on_the_same_requests_send_each_once(start_worker, sandbox: Sandbox):
-    key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
-    requests = [approved_request(key_set=key_set, amount=str(n + 1)) for n in range(6)]
+    # Workers first: a worker's start-up sweep would otherwise execute requests approved before it.
     start_worker("w1", pool="solo")
     start_worker("w2", pool="prefork")
+    key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
+    requests = [approved_request(key_set=key_set, amount=str(n + 1)) for n in range(6)]
     for req in requests:
         # Two messages per request, back to back: each worker takes one and both try to claim.
         transfer_execute_task.delay(req.pk)

@@ -65,10 +65,10 @@ def test_fault_ends_in_the_right_state(
     start_worker, sandbox: Sandbox, request, kind, path, arm, expected, applied
 ):
     case = request.node.callspec.id
+    start_worker()  # first: its start-up sweep would otherwise execute the request before the fault
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     amount = "99999999" if arm is None else "6"
     req = approved_request(key_set=key_set, kind=kind, amount=amount)
-    start_worker()
     if arm is not None:
         arm(sandbox)
     transfer_execute_task.delay(req.pk)
