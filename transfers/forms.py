@@ -300,3 +300,30 @@ class RecipientForm(forms.Form):
     recipient_type = forms.TypedChoiceField(choices=RecipientType.choices, coerce=int, label="Type")
     account = forms.CharField(max_length=120, help_text="UID digits, email, or phone digits.")
     calling_code = forms.CharField(max_length=5, required=False, help_text="Phone only.")
+
+
+class BatchForm(forms.Form):
+    """A batch's legs as CSV, pasted or uploaded (docs/workflow.md "Batch requests")."""
+
+    csv_text = forms.CharField(
+        required=False,
+        label="Legs (CSV)",
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 100, "spellcheck": "false"}),
+        help_text="First line: the header. One leg per line.",
+    )
+    csv_file = forms.FileField(required=False, label="…or upload a CSV file")
+    note = forms.CharField(max_length=300, required=False, help_text="For people; not sent to BingX.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("csv_file")
+        if upload:
+            if upload.size > 512 * 1024:
+                raise forms.ValidationError("The file is larger than 512 KiB.")
+            try:
+                data["csv_text"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text.") from None
+        if not (data.get("csv_text") or "").strip():
+            raise forms.ValidationError("Paste the legs or upload a CSV file.")
+        return data

@@ -96,6 +96,7 @@ def queue_for(
             expires_at__gt=timezone.now(),
         )
         .exclude(requested_by=user)
+        .filter(batch__isnull=True)  # a batch's legs are decided with the batch (batches_queue_for)
         .select_related("key_set", "requested_by")
         .order_by("expires_at")
     )
@@ -338,6 +339,12 @@ class DecisionView:
 
 
 def decision_view(*, user: User, req: TransferRequest) -> DecisionView:
+    if req.batch_id is not None:
+        return DecisionView(
+            False,
+            f"This is leg {req.leg_index} of batch #{req.batch_id}; it is decided with the batch.",
+            False,
+        )
     can_cancel = req.status == Status.PENDING and req.requested_by_id == user.pk
     if req.status != Status.PENDING:
         return DecisionView(False, f"No decision is open: status “{req.get_status_display()}”.", can_cancel)

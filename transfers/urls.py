@@ -1,6 +1,6 @@
 from django.urls import path
 
-from transfers.views import address_book, audit, policy, reconciliation, requests
+from transfers.views import address_book, audit, batches, policy, reconciliation, requests
 
 app_name = "transfers"
 
@@ -16,6 +16,13 @@ urlpatterns = [
     path("transfers/<int:pk>/approve/", requests.request_approve, name="request_approve"),
     path("transfers/<int:pk>/reject/", requests.request_reject, name="request_reject"),
     path("transfers/<int:pk>/cancel/", requests.request_cancel, name="request_cancel"),
+    path("batches/new/", batches.batch_new, name="batch_new"),
+    path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/progress/", batches.batch_progress, name="batch_progress"),
+    path("batches/<int:pk>/state/", batches.batch_state, name="batch_state"),
+    path("batches/<int:pk>/approve/", batches.batch_approve, name="batch_approve"),
+    path("batches/<int:pk>/reject/", batches.batch_reject, name="batch_reject"),
+    path("batches/<int:pk>/cancel/", batches.batch_cancel, name="batch_cancel"),
     path("recipients/", address_book.recipients, name="recipients"),
     path("recipients/<int:pk>/approve/", address_book.recipient_approve, name="recipient_approve"),
     path("recipients/<int:pk>/reject/", address_book.recipient_reject, name="recipient_reject"),

@@ -17,7 +17,7 @@ from accounts.csv_export import csv_streaming_response
 from accounts.models import User
 from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
-from transfers import recipients, selectors
+from transfers import batch_selectors, recipients, selectors
 from transfers.approval_proof import approval_binding, approval_purpose, passkey_required
 from transfers.filters import AvailableQueryForm
 from transfers.forms import (
@@ -281,7 +281,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         include_decided=bool(d.get("include_decided")),
     )
     page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "transfers/queue.html", {"form": form, "page": page, "query": query.urlencode()})
+    batches = list(batch_selectors.batches_queue_for(user=user)[:QUEUE_PAGE_SIZE])
+    context = {"form": form, "page": page, "query": query.urlencode(), "batches": batches}
+    return render(request, "transfers/queue.html", context)
 
 
 @require_GET

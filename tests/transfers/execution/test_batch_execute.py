@@ -98,7 +98,8 @@ def test_batch_executes_every_leg_once_and_a_failing_leg_fails_alone(
         Status.FAILED,
     ]
     assert all(done[i].exchange_id for i in range(3))
-    assert done[3].failure_code and not done[3].exchange_id
+    assert done[3].failure_code
+    assert not done[3].exchange_id
     assert done[3].attempts.get().outcome == AttemptOutcome.REJECTED
     for i in range(3):
         (attempt,) = done[i].attempts.all()
