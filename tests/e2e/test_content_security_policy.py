@@ -16,7 +16,9 @@ from playwright.sync_api import Browser, Page
 from accounts.models import ApiKeySet, User
 from tests.e2e import test_two_person_flow as flow
 from tests.factories import KeySetGrantFactory
-from tests.transfers.workflow_support import member, new_request
+from tests.transfers.workflow_support import inner_fields, member, new_request
+from transfers.batch_csv import LegInput
+from transfers.services.batches import transfer_batch_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +37,7 @@ document.addEventListener('securitypolicyviolation', e => {
 """
 
 
-def pages(key_set: ApiKeySet, request_pk: int) -> list[str]:
+def pages(key_set: ApiKeySet, request_pk: int, batch_pk: int) -> list[str]:
     return [
         reverse("transfers:dashboard"),
         reverse("transfers:request_new"),
@@ -44,6 +46,8 @@ def pages(key_set: ApiKeySet, request_pk: int) -> list[str]:
         reverse("transfers:history"),
         reverse("transfers:history") + "?date_from=0001-01-01",  # a form error is shown, styled
         reverse("transfers:request_detail", args=[request_pk]),
+        reverse("transfers:batch_new"),
+        reverse("transfers:batch_detail", args=[batch_pk]),
         reverse("transfers:recipients"),
         reverse("transfers:policy"),
         reverse("transfers:audit_log"),
@@ -88,13 +92,20 @@ def test_every_page_loads_with_no_csp_violation_and_no_console_error(
         KeySetGrantFactory(key_set=desk, user=victor, can_view=True)
     alice = User.objects.get(username="alice")
     req = new_request(requester=alice, key_set=desk, amount="12.5")
+    batch = transfer_batch_create(
+        requester=alice,
+        legs=[
+            LegInput(2, "wallet", desk.label, "USDT", "5", {"from_wallet": "fund", "to_wallet": "spot"}),
+            LegInput(3, "inner", desk.label, "USDT", "2", inner_fields()),
+        ],
+    )
     context, page = flow.login(browser, live_server.url, username)
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console.append(f"page error: {e}"))
     context.add_init_script(LISTEN)
     problems: list[str] = []
-    for path in pages(desk, req.pk):
+    for path in pages(desk, req.pk, batch.pk):
         problems += visit(page, path, console)
     response = page.goto("/health")
     assert response is not None
