@@ -116,7 +116,7 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, float]]:
     """Record follow-up tasks instead of sending them: ("execute" | "reconcile", request id, countdown)."""
     calls: list[tuple[str, int, float]] = []
 
-    def execute(*, request_id: int, countdown: float = 0) -> None:
+    def execute(*, request_id: int, countdown: float = 0, reservation: str | None = None) -> None:
         calls.append(("execute", request_id, countdown))
 
     def reconcile_(*, request_id: int, countdown: float = dispatch.RECONCILE_DELAY_S) -> None:

@@ -32,12 +32,18 @@ def _task(name: str) -> Any:
     return app.tasks[name]
 
 
-def transfer_execute_enqueue(*, request_id: int, countdown: float = 0) -> None:
-    """Execute an approved request (now, or after `countdown` s: a rate-limit slot, a retry)."""
+def transfer_execute_enqueue(
+    *, request_id: int, countdown: float = 0, reservation: str | None = None
+) -> None:
+    """Execute an approved request (now, or after `countdown` s: a rate-limit slot, a retry).
+
+    `reservation`: the rate-limit slot booked for it (exchange.ratelimit.reserve); messages without
+    it (older releases, the sweeper, a retry) book their own when they run."""
+    args: tuple[Any, ...] = (request_id,) if reservation is None else (request_id, reservation)
     if countdown > 0:
-        _task(EXECUTE).apply_async((request_id,), countdown=countdown)
+        _task(EXECUTE).apply_async(args, countdown=countdown)
     else:
-        _task(EXECUTE).delay(request_id)
+        _task(EXECUTE).apply_async(args)
 
 
 def transfers_sweep_enqueue() -> None:

@@ -50,8 +50,8 @@ def _exchange_task(fn: Callable[[int], None]) -> Any:
 
 
 @_exchange_task
-def transfer_execute_task(request_id: int) -> None:
-    transfer_execute(request_id=int(request_id))
+def transfer_execute_task(request_id: int, reservation: str | None = None) -> None:
+    transfer_execute(request_id=int(request_id), reservation=reservation or None)
 
 
 @_exchange_task

@@ -15,6 +15,13 @@ the store is unreachable, it raises `RateLimitUnavailable` before anything is se
 the caller retries later. BingX counts a call when it arrives, so a token holds its slot while the
 call is in flight and `settle` counts it from the moment its answer came back (base.py); `Pacer`
 pairs the two around every HTTP request of a `bingx.Client`.
+
+A caller that can come back later does not wait at all: `reserve` books the next free slot per
+(scope, endpoint) — a future-dated entry, so later reservers get later slots — and answers how far
+away it is; the caller schedules itself for it (an execution task: a Celery countdown) and, when it
+runs, `Pacer.use_reservation` makes its request take the token with the reservation's id, waiting at
+most `RESERVED_MAX_WAIT_S` (an answer slower than planned) before giving up with
+`RateLimitUnavailable` (the execution hands the request back and reserves again).
 """
 
 from __future__ import annotations
@@ -37,14 +44,18 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_BLOCK_MS",
     "MAX_WAIT_S",
+    "RESERVED_MAX_WAIT_S",
     "SAFETY_MS",
     "WINDOW_MS",
     "Acquired",
     "Pacer",
     "RateLimitUnavailable",
+    "Reservation",
     "acquire",
     "block",
+    "cancel",
     "limit_for",
+    "reserve",
     "scope_for",
     "settle",
     "store",
@@ -59,6 +70,11 @@ SAFETY_MS = 50
 MAX_WAIT_S = 10.0  # longest blocking wait inside a task; beyond it the task retries later
 DEFAULT_BLOCK_MS = 1000  # 100410 without a usable "unblocked after" time
 MAX_BLOCK_MS = 15 * 60 * 1000
+# The longest a holder of a reservation waits at its slot (calls answered slower than planned); beyond
+# it, the execution hands the request back. Short: a worker slot never sleeps on one UID for long.
+RESERVED_MAX_WAIT_S = 0.4
+# Slots further away than this are not booked (a 5-minute penalty): the caller comes back then.
+MAX_RESERVE_S = 120.0
 
 
 def limit_for(path: str, *, scale: float | None = None) -> int | None:
@@ -104,15 +120,24 @@ class Acquired:
     token: str | None = None  # None: the endpoint is not limited, nothing to settle
 
 
-def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S, hold_ms: int = INFLIGHT_MS) -> Acquired:
+def acquire(
+    *,
+    scope: str,
+    path: str,
+    max_wait: float = MAX_WAIT_S,
+    hold_ms: int = INFLIGHT_MS,
+    reservation: str | None = None,
+) -> Acquired:
     """Block until a token for (scope, path) is free; raise RateLimitUnavailable beyond `max_wait`.
 
-    The token counts as in flight until `settle`, or until `hold_ms` passed without one."""
+    With `reservation` (the id `reserve` returned), the token is that reservation's: not before its
+    slot, then counted only against the calls already made. The token counts as in flight until
+    `settle`, or until `hold_ms` passed without one."""
     limit = limit_for(path)
     if limit is None:
         return Acquired(waited_s=0.0)
     key = f"{scope}:{path}"
-    token = uuid.uuid4().hex
+    token = reservation or uuid.uuid4().hex
     started = time.monotonic()
     limiter = store()
     while True:
@@ -125,6 +150,34 @@ def acquire(*, scope: str, path: str, max_wait: float = MAX_WAIT_S, hold_ms: int
                 f"BingX rate limit for {path}: no token within {max_wait:.0f} s", retry_in=wait_ms / 1000
             )
         time.sleep(wait_ms / 1000)
+
+
+@dataclass
+class Reservation:
+    token: str | None  # None: nothing booked (the endpoint is not limited, or the slot is too far)
+    delay_s: float  # from now until the slot (0: now)
+
+
+def reserve(
+    *, scope: str, path: str, hold_ms: int = INFLIGHT_MS, horizon_s: float = MAX_RESERVE_S
+) -> Reservation:
+    """Book the next free slot for (scope, path) without waiting for it (module docstring).
+
+    Raises RateLimitUnavailable when the store cannot be reached (fail closed)."""
+    limit = limit_for(path)
+    if limit is None:
+        return Reservation(token=None, delay_s=0.0)
+    token = uuid.uuid4().hex
+    wait_ms, recorded = store().reserve(
+        f"{scope}:{path}", limit, WINDOW_MS + SAFETY_MS, token, hold_ms, int(horizon_s * 1000)
+    )
+    return Reservation(token=token if recorded else None, delay_s=max(0.0, wait_ms / 1000))
+
+
+def cancel(*, scope: str, path: str, token: str | None) -> None:
+    """Give back an unused reservation (its holder found nothing to send, or hands the request back)."""
+    if token is not None:
+        store().cancel(f"{scope}:{path}", token)
 
 
 def settle(*, scope: str, path: str, token: str | None) -> None:
@@ -167,9 +220,22 @@ class Pacer:
             )
         )
         self._pending = threading.local()
+        self._reserved: dict[str, str] = {}
+
+    def use_reservation(self, *, path: str, token: str) -> None:
+        """The next request to `path` takes the token of this reservation (waiting at most
+        `RESERVED_MAX_WAIT_S`) instead of queueing for a new one."""
+        self._reserved[path] = token
 
     def before_request(self, method: str, path: str) -> None:
-        acquired = acquire(scope=self.scope, path=path, max_wait=self.max_wait, hold_ms=self.hold_ms)
+        reservation = self._reserved.pop(path, None)
+        acquired = acquire(
+            scope=self.scope,
+            path=path,
+            max_wait=RESERVED_MAX_WAIT_S if reservation else self.max_wait,
+            hold_ms=self.hold_ms,
+            reservation=reservation,
+        )
         self._pending.call = (path, acquired.token)
 
     def after_response(self, path: str) -> None:

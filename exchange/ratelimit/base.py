@@ -38,6 +38,22 @@ class Store(Protocol):
     def block(self, key: str, wait_ms: int) -> None:
         """Refuse every token for `key` for the next `wait_ms` milliseconds."""
 
+    def reserve(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        horizon_ms: int = 0,
+    ) -> tuple[int, bool]:
+        """Reserve the next free slot for `token`: (ms from now until the slot, recorded). A slot
+        further than `horizon_ms` away is answered but not recorded. `take(key, …, token)` at or after
+        the slot turns the reservation into a token."""
+
+    def cancel(self, key: str, token: str) -> None:
+        """Drop an unused reservation (its holder found nothing to send)."""
+
 
 def hold_ms_for_timeouts(*, connect_s: float, read_s: float) -> int:
     """The longest a call can be in flight: its connect and read timeouts, plus a second of slack."""
@@ -57,3 +73,48 @@ def wait_for(*, stamps: list[int], limit: int, window_ms: int, now: int) -> int:
     if blocking > now:
         return INFLIGHT_POLL_MS
     return max(1, blocking + window_ms - now)
+
+
+# -- reservations (issue 12: no worker waits for a token) ---------------------------------------
+# A caller that can come back later (an execution task: Celery countdown) does not wait for a token:
+# it *reserves* the next free slot and is scheduled for it. A reservation is a future-dated entry, so
+# later reservers get later slots; its holder turns it into a token when it runs (`take` with the
+# reservation's id), after the same check on the calls actually made as any other token. Planning
+# counts calls still in flight as answered `EXPECTED_LATENCY_MS` after their grant (or in a moment,
+# when late), and reservations as in flight from their slot for as long; a holder that finds its
+# slot still taken (a slower answer than expected) waits a few ms or hands the request back.
+EXPECTED_LATENCY_MS = 40
+# Reservations left unused this long after their slot are dropped (the holder died, or runs so late
+# that it is taken like any new caller).
+RESERVATION_GRACE_MS = 5_000
+
+
+def plan_slot(
+    *,
+    stamps: list[int],
+    reserved: list[int],
+    limit: int,
+    window_ms: int,
+    hold_ms: int,
+    now: int,
+    latency_ms: int = EXPECTED_LATENCY_MS,
+) -> int:
+    """The earliest time (≥ now) at which one more call leaves fewer than `limit` calls counting.
+
+    `stamps`: settled answer times (≤ now) and in-flight holds (`grant + hold_ms`, > now);
+    `reserved`: the slots of reservations not used yet. Every entry is turned into the time it stops
+    counting; a new call may start once fewer than `limit` of those lie ahead. Counting a future
+    reservation as already counting is conservative, so a slot granted before an earlier-made
+    reservation never pushes that one's window over the limit."""
+    frees: list[int] = []
+    for stamp in stamps:
+        if stamp <= now:
+            frees.append(stamp + window_ms)
+        else:
+            frees.append(max(stamp - hold_ms + latency_ms, now + INFLIGHT_POLL_MS) + window_ms)
+    frees.extend(max(slot, now) + latency_ms + window_ms for slot in reserved)
+    frees = [f for f in frees if f > now]
+    if len(frees) < limit:
+        return now
+    frees.sort()
+    return max(now, frees[len(frees) - limit])

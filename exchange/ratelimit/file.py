@@ -1,8 +1,9 @@
 """The embedded store: one small JSON file per key, read-modify-written under an exclusive `fcntl`
 lock, which holds across processes on one machine. Used when no RATE_LIMIT_URL is set.
 
-State: `{"hits": {token: stamp}, "blocked_until": ms}`; a stamp is `grant + hold_ms` while the
-call is in flight and the answer's time once settled (base.py)."""
+State: `{"hits": {token: stamp}, "reserved": {token: slot}, "blocked_until": ms}`; a stamp is
+`grant + hold_ms` while the call is in flight and the answer's time once settled; a reservation is the
+slot a caller was scheduled for (base.py `plan_slot`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from exchange.ratelimit.base import INFLIGHT_MS, STORE_DOWN_RETRY_S, RateLimitUnavailable, wait_for
+from exchange.ratelimit.base import (
+    INFLIGHT_MS,
+    RESERVATION_GRACE_MS,
+    STORE_DOWN_RETRY_S,
+    RateLimitUnavailable,
+    plan_slot,
+    wait_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +69,80 @@ class FileStore:
                 if blocked > now:
                     return blocked - now
                 hits = _hits(state, now=now, window_ms=window_ms)
+                reserved = _reserved(state, now=now)
+                mine = reserved.pop(token, None)
+                if mine is not None and mine > now:
+                    return mine - now  # early for its slot
                 wait_ms = wait_for(stamps=list(hits.values()), limit=limit, window_ms=window_ms, now=now)
+                if wait_ms == 0 and mine is None and reserved:
+                    # No reservation of its own: queue behind the reservations made before it.
+                    wait_ms = (
+                        plan_slot(
+                            stamps=list(hits.values()),
+                            reserved=list(reserved.values()),
+                            limit=limit,
+                            window_ms=window_ms,
+                            hold_ms=hold_ms,
+                            now=now,
+                        )
+                        - now
+                    )
                 if wait_ms == 0:
                     hits[token] = now + hold_ms
                     state["hits"] = hits
+                    state["reserved"] = reserved
                     self._write(fd, state)
                 return wait_ms
         except OSError as exc:
             raise RateLimitUnavailable(
                 f"rate limiter state file unavailable ({exc}); not calling BingX", retry_in=STORE_DOWN_RETRY_S
             ) from exc
+
+    def reserve(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        horizon_ms: int = 0,
+    ) -> tuple[int, bool]:
+        try:
+            with self._locked(key) as (fd, state):
+                now = int(time.time() * 1000)
+                hits = _hits(state, now=now, window_ms=window_ms)
+                reserved = _reserved(state, now=now)
+                reserved.pop(token, None)
+                slot = plan_slot(
+                    stamps=list(hits.values()),
+                    reserved=list(reserved.values()),
+                    limit=limit,
+                    window_ms=window_ms,
+                    hold_ms=hold_ms,
+                    now=now,
+                )
+                slot = max(slot, int(state.get("blocked_until", 0)))
+                recorded = slot - now <= horizon_ms
+                if recorded:
+                    reserved[token] = slot
+                state["hits"] = hits
+                state["reserved"] = reserved
+                self._write(fd, state)
+                return slot - now, recorded
+        except OSError as exc:
+            raise RateLimitUnavailable(
+                f"rate limiter state file unavailable ({exc}); not calling BingX", retry_in=STORE_DOWN_RETRY_S
+            ) from exc
+
+    def cancel(self, key: str, token: str) -> None:
+        try:
+            with self._locked(key) as (fd, state):
+                reserved = state.get("reserved") or {}
+                if reserved.pop(token, None) is not None:
+                    state["reserved"] = reserved
+                    self._write(fd, state)
+        except OSError as exc:
+            logger.warning("could not cancel a BingX rate-limit reservation for %s: %s", key, exc)
 
     def settle(self, key: str, token: str, window_ms: int) -> None:
         try:
@@ -101,3 +173,9 @@ def _hits(state: dict[str, Any], *, now: int, window_ms: int) -> dict[str, int]:
     if isinstance(raw, list):
         raw = {f"old-{i}": stamp for i, stamp in enumerate(raw)}
     return {token: int(stamp) for token, stamp in raw.items() if int(stamp) > now - window_ms}
+
+
+def _reserved(state: dict[str, Any], *, now: int) -> dict[str, int]:
+    """Reservations not used yet and not abandoned (unused past their slot by the grace)."""
+    raw = state.get("reserved") or {}
+    return {token: int(slot) for token, slot in raw.items() if int(slot) > now - RESERVATION_GRACE_MS}

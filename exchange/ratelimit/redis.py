@@ -21,7 +21,14 @@ from __future__ import annotations
 import copy
 import logging
 
-from exchange.ratelimit.base import INFLIGHT_MS, INFLIGHT_POLL_MS, STORE_DOWN_RETRY_S, RateLimitUnavailable
+from exchange.ratelimit.base import (
+    EXPECTED_LATENCY_MS,
+    INFLIGHT_MS,
+    INFLIGHT_POLL_MS,
+    RESERVATION_GRACE_MS,
+    STORE_DOWN_RETRY_S,
+    RateLimitUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +36,19 @@ logger = logging.getLogger(__name__)
 EPOCH_KEY = "bingxadmin:rl:epoch"
 
 # Returns {wait_ms, reset}: reset is 1 when this call found the store emptied (the marker missing).
-_TAKE_LUA = """
+# Shared by take and reserve: Redis's clock, the empty-store marker (module docstring), and the plan of
+# the next free slot (base.py `plan_slot`, the same arithmetic). KEYS: window zset, block key, epoch
+# marker, reservations zset. Returns {wait_ms, reset}: reset is 1 when this call found the store
+# emptied (the marker missing).
+_PRELUDE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local inflight = tonumber(ARGV[4])
 local poll = tonumber(ARGV[5])
+local latency = tonumber(ARGV[6])
+local grace = tonumber(ARGV[7])
 local reset = 0
 local epoch = redis.call('GET', KEYS[3])
 if epoch then
@@ -54,26 +67,88 @@ else
   epoch = lost_at + window + inflight
   redis.call('SET', KEYS[3], epoch)
 end
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - grace)
+
+local function plan(skip)
+  local frees = {}
+  local hits = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  for i = 2, #hits, 2 do
+    local s = tonumber(hits[i])
+    if s <= now then
+      frees[#frees + 1] = s + window
+    else
+      frees[#frees + 1] = math.max(s - inflight + latency, now + poll) + window
+    end
+  end
+  local res = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
+  for i = 1, #res, 2 do
+    if res[i] ~= skip then
+      frees[#frees + 1] = math.max(tonumber(res[i + 1]), now) + latency + window
+    end
+  end
+  local live = {}
+  for _, f in ipairs(frees) do
+    if f > now then live[#live + 1] = f end
+  end
+  if #live < limit then return now end
+  table.sort(live)
+  return math.max(now, live[#live - limit + 1])
+end
+"""
+
+# take: ARGV token (3). With a reservation of its own: not before its slot, then only the calls made
+# count. Without: the calls made, and the reservations made before it (it queues behind them).
+_TAKE_LUA = (
+    _PRELUDE_LUA
+    + """
 if epoch > now then
   return {epoch - now, reset}
 end
-local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return {blocked - now, reset}
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local mine = redis.call('ZSCORE', KEYS[4], ARGV[3])
+if mine and tonumber(mine) > now then
+  return {tonumber(mine) - now, reset}
+end
 local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window + inflight)
-  return {0, reset}
+if count >= limit then
+  local blocking = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
+  if blocking > now then
+    return {poll, reset}
+  end
+  return {math.max(1, blocking + window - now), reset}
 end
-local blocking = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
-if blocking > now then
-  return {poll, reset}
+if not mine and redis.call('ZCARD', KEYS[4]) > 0 then
+  local slot = plan(ARGV[3])
+  if slot > now then
+    return {slot - now, reset}
+  end
 end
-return {math.max(1, blocking + window - now), reset}
+redis.call('ZREM', KEYS[4], ARGV[3])
+redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window + inflight)
+return {0, reset}
 """
+)
+
+# reserve: ARGV token (3), horizon (8). Returns {wait_ms, reset, recorded}.
+_RESERVE_LUA = (
+    _PRELUDE_LUA
+    + """
+local horizon = tonumber(ARGV[8])
+redis.call('ZREM', KEYS[4], ARGV[3])
+local slot = math.max(plan(ARGV[3]), epoch, blocked)
+if slot - now > horizon then
+  return {slot - now, reset, 0}
+end
+redis.call('ZADD', KEYS[4], slot, ARGV[3])
+redis.call('PEXPIRE', KEYS[4], slot - now + grace + window)
+return {slot - now, reset, 1}
+"""
+)
 
 _SETTLE_LUA = """
 local t = redis.call('TIME')
@@ -104,6 +179,7 @@ class RedisStore:
         self._take = self._redis.register_script(_TAKE_LUA)
         self._block = self._redis.register_script(_BLOCK_LUA)
         self._settle = self._redis.register_script(_SETTLE_LUA)
+        self._reserve = self._redis.register_script(_RESERVE_LUA)
 
     def with_prefix(self, prefix: str) -> RedisStore:
         """The same connection pool and scripts under other keys."""
@@ -114,15 +190,21 @@ class RedisStore:
     def _keys(self, key: str) -> list[str]:
         return [f"{self._prefix}{key}", f"{self._prefix}block:{key}"]
 
-    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
-        try:
-            args: list[str | int] = [limit, window_ms, token, hold_ms, INFLIGHT_POLL_MS]
-            wait_ms, reset = self._take(keys=[*self._keys(key), EPOCH_KEY], args=args)
-        except self._errors as exc:
-            raise RateLimitUnavailable(
-                f"rate limiter store unavailable ({type(exc).__name__}); not calling BingX",
-                retry_in=STORE_DOWN_RETRY_S,
-            ) from exc
+    def _all_keys(self, key: str) -> list[str]:
+        return [*self._keys(key), EPOCH_KEY, f"{self._prefix}res:{key}"]
+
+    @staticmethod
+    def _args(limit: int, window_ms: int, token: str, hold_ms: int) -> list[str | int]:
+        return [limit, window_ms, token, hold_ms, INFLIGHT_POLL_MS, EXPECTED_LATENCY_MS, RESERVATION_GRACE_MS]
+
+    def _unavailable(self, exc: BaseException) -> RateLimitUnavailable:
+        return RateLimitUnavailable(
+            f"rate limiter store unavailable ({type(exc).__name__}); not calling BingX",
+            retry_in=STORE_DOWN_RETRY_S,
+        )
+
+    @staticmethod
+    def _log_reset(reset: int, wait_ms: int) -> None:
         if reset:
             logger.warning(
                 "the BingX rate-limiter store came back empty (Redis restarted, flushed or new): every "
@@ -130,7 +212,39 @@ class RedisStore:
                 "(next token in %d ms)",
                 int(wait_ms),
             )
+
+    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
+        try:
+            args = self._args(limit, window_ms, token, hold_ms)
+            wait_ms, reset = self._take(keys=self._all_keys(key), args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        self._log_reset(reset, wait_ms)
         return int(wait_ms)
+
+    def reserve(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        horizon_ms: int = 0,
+    ) -> tuple[int, bool]:
+        try:
+            args = [*self._args(limit, window_ms, token, hold_ms), horizon_ms]
+            wait_ms, reset, recorded = self._reserve(keys=self._all_keys(key), args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        self._log_reset(reset, wait_ms)
+        return int(wait_ms), bool(recorded)
+
+    def cancel(self, key: str, token: str) -> None:
+        try:
+            self._redis.zrem(self._all_keys(key)[3], token)
+        except self._errors as exc:
+            # It lapses RESERVATION_GRACE_MS after its slot: slower for a moment, never faster.
+            logger.warning("could not cancel a BingX rate-limit reservation for %s: %s", key, exc)
 
     def settle(self, key: str, token: str, window_ms: int) -> None:
         try:

@@ -61,11 +61,21 @@ IN_FLIGHT = (Status.SUBMITTING, Status.UNKNOWN)
 Rows = Callable[..., list[ExecutionAttempt]]
 
 
-def transfer_execute(*, request_id: int) -> None:
-    """Execute one approved request at most once on BingX (see the module docstring)."""
+def transfer_execute(*, request_id: int, reservation: str | None = None) -> None:
+    """Execute one approved request at most once on BingX (see the module docstring).
+
+    `reservation`: the rate-limit slot an earlier run of this task booked and scheduled this one for;
+    without it, a slot is booked first, and unless it is (nearly) now the task is scheduled for it
+    and returns without claiming: no worker slot sleeps on one UID's token."""
     now = timezone.now()
     claimed = TransferRequest.objects.filter(pk=request_id, status=Status.APPROVED)
     req = claimed.select_related("key_set").first()
+    send_path = SEND_ENDPOINTS[TransferKind(req.kind)].path if req is not None else ""
+    scope = ratelimit.scope_for(uid=req.key_set.uid, key_set_id=req.key_set_id) if req is not None else ""
+    if req is not None and reservation is None:
+        reservation = _book_slot(req=req, scope=scope, path=send_path)
+        if reservation is _SCHEDULED:
+            return
     if req is None or not transition(
         request=req,
         from_statuses=(Status.APPROVED,),
@@ -73,6 +83,8 @@ def transfer_execute(*, request_id: int) -> None:
         verb=None,  # the claim is bookkeeping; the outcome below is the audited event
         changes={"submitted_at": now, "sending_at": None},
     ):
+        if req is not None:
+            ratelimit.cancel(scope=scope, path=send_path, token=reservation)
         # A dead claim (its worker was killed or lost the database) is settled now, not a sweep later.
         settled = stale_claim_settle(request_id=request_id)
         logger.info(
@@ -106,6 +118,9 @@ def transfer_execute(*, request_id: int) -> None:
         return
     recorder = CallRecorder(downstream=client.on_response)
     client.on_response = recorder
+    pacer = getattr(client.before_request, "__self__", None)
+    if reservation and isinstance(pacer, ratelimit.Pacer) and planned.endpoint == send_path:
+        pacer.use_reservation(path=send_path, token=reservation)  # the call's token, when it is sent
     client.before_request = _sending_marker(
         request_id=req.pk, claimed_at=now, path=planned.endpoint, pacer=client.before_request
     )
@@ -123,6 +138,8 @@ def transfer_execute(*, request_id: int) -> None:
             _retry(req=req, attempts=attempts, countdown=exc.retry_in, verb="transfer.execute.clock_retry")
         else:
             _release(req=req, countdown=exc.retry_in, reason=str(exc))
+        # A reservation the call could not use in time is given back (a no-op once it became a token).
+        ratelimit.cancel(scope=scope, path=send_path, token=reservation)
         return
     except ClaimLost as exc:
         # Judged dead and released while waiting for its token; the new claim executes it.
@@ -146,6 +163,29 @@ def transfer_execute(*, request_id: int) -> None:
     )
     if error is not None and not isinstance(error, Exception):
         raise error  # SystemExit / KeyboardInterrupt after recording
+
+
+# -- the rate-limit slot, booked before the claim --------------------------------------------------
+
+# Slots closer than this are waited for inside the task (the pacer's own short wait); further ones
+# are scheduled with a Celery countdown.
+RUN_NOW_S = 0.25
+_SCHEDULED = "scheduled"  # sentinel: the task was scheduled for its slot, nothing to do now
+
+
+def _book_slot(*, req: TransferRequest, scope: str, path: str) -> str | None:
+    """Book the next rate-limit slot for the request's call. Returns the reservation to use now, None
+    (the endpoint is unlimited; or the limiter store is down and the pacer will fail closed), or
+    `_SCHEDULED` when this task was re-enqueued for the slot (or for the end of a block) instead."""
+    try:
+        slot = ratelimit.reserve(scope=scope, path=path)
+    except ratelimit.RateLimitUnavailable:
+        return None  # the pacer meets the same store, fails closed and the request is released
+    if slot.delay_s <= RUN_NOW_S:
+        return slot.token
+    dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=slot.delay_s, reservation=slot.token)
+    logger.info("request %s: rate-limit slot in %.2f s; scheduled for it", req.pk, slot.delay_s)
+    return _SCHEDULED
 
 
 # -- outcomes ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def test_the_sending_mark_is_written_between_the_claim_and_the_call(sandbox: San
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("tokens_waited_for")
 def test_a_claim_released_during_its_token_wait_sends_nothing(
     sandbox: Sandbox, main_key_set, enqueued, settings, django_capture_on_commit_callbacks
 ):

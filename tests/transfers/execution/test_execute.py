@@ -210,7 +210,14 @@ def test_rate_limited_waits_for_the_named_time_then_retries(
         ratelimit.acquire(scope=f"uid:{MAIN_UID}", path=INNER_APPLY, max_wait=0.3)
     assert req.attempts.get().bingx_code == "100410"
     assert verbs(req) == ["transfer.execute.rate_limited"]
-    # The retry goes through.
+    # The retry books the first slot after the block and is scheduled for it: no claim, no waiting.
+    req = execute(req)
+    assert req.status == Status.APPROVED
+    assert req.submitted_at is None
+    ((what, pk, countdown),) = enqueued[1:]
+    assert 0.5 <= countdown <= 1.7
+    time.sleep(countdown)
+    # The scheduled run goes through.
     req = execute(req)
     assert req.status == Status.SUCCEEDED
     assert len(sandbox.applied()) == 1
@@ -227,6 +234,7 @@ def test_clock_skew_is_fixed_by_the_client_resync(sandbox: Sandbox, main_key_set
     assert len(sandbox.applied()) == 1
 
 
+@pytest.mark.usefixtures("tokens_waited_for")
 def test_timestamp_rejection_after_resync_retries_once_more_then_fails(
     sandbox: Sandbox, main_key_set, execute, enqueued
 ):
@@ -242,6 +250,7 @@ def test_timestamp_rejection_after_resync_retries_once_more_then_fails(
     assert sandbox.applied() == []
 
 
+@pytest.mark.usefixtures("tokens_waited_for")
 def test_not_sent_retries_with_backoff_then_fails(sandbox: Sandbox, main_key_set, execute, enqueued):
     main_key_set.base_url = "http://127.0.0.1:9"  # nothing listens: connection refused
     main_key_set.save()

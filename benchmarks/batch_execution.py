@@ -1,0 +1,183 @@
+"""A batch approved at once: 400 inner transfers over 20 (or 40) UIDs, grouped by UID, executed by 2
+worker processes at BingX's real per-UID limits against the strict sandbox.
+
+    DATABASE_URL=postgres://bingxadmin:bingxadmin@127.0.0.1:5432/h12_exec_bench \\
+    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python benchmarks/batch_execution.py --uids 20
+    … batch_execution.py --uids 40 --count 400
+
+The database named in DATABASE_URL is created for the run and dropped after it (PostgreSQL; it must
+not exist; without DATABASE_URL a temporary SQLite file). The sandbox gets `--uids` funded main
+accounts; every request is an inner transfer (BingX: 2/s per UID) to the next main account. The
+sandbox limits strictly (sliding 1 s windows, 5-minute penalty after a 100410), and so does the
+desk's shared limiter at scale 1. Requests are enqueued grouped by UID (all of the first UID's, then
+the second's, …), the order that made every worker slot wait on one UID before issue 12.
+
+Reported:
+* achieved ÷ bound: executed calls per second on the exchange's side (first to last arrival in the
+  sandbox journal) ÷ (UIDs x 2/s); goal ≥ 0.9;
+* 100410 answers, and the most arrivals per UID inside any 1 s (the sandbox's own window, judged
+  from the journal's arrival times; ≤ 2 means none over the limit);
+* CPU ms per executed transfer: the worker processes' user + system time (/proc/<pid>/stat over the
+  process group) from the first enqueue to the last final status ÷ transfers; and the whole
+  machine's busy CPU over the same time ÷ transfers (PostgreSQL, Redis, the sandbox, this script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from execution_harness import INNER_APPLY, Harness, redis_available, wait
+from execution_slots import approved_inner_request, bench_key_set, bench_seed, create_database, drop_database
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_s(pgids: list[int]) -> float:
+    """User + system CPU seconds of every live process in the given process groups (workers)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        if int(fields[2]) in pgids:  # pgrp
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return total
+
+
+def machine_busy_s() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+def max_per_window(times: list[int], window_ms: int = 1000) -> int:
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window_ms:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=400)
+    parser.add_argument("--uids", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--order", choices=["grouped", "interleaved"], default="grouped")
+    args = parser.parse_args()
+    redis_url = os.environ.get("REDIS_URL", "")
+    broker = "redis" if redis_available(redis_url) else "filesystem"
+    database_url = os.environ.get("DATABASE_URL", "")
+    admin = dbname = ""
+    if database_url.startswith("postgres"):
+        admin, dbname = create_database(database_url)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    harness = Harness(workdir=workdir, broker=broker, scale=1.0, database_url=database_url)
+    sandbox = None
+    try:
+        harness.setup_django()
+        from bingx.sandbox import SandboxServer
+        from exchange.ratelimit import limit_for
+        from tests.factories import KeySetGrantFactory, UserFactory
+        from transfers.models import Status, TransferRequest
+        from transfers.tasks import transfer_execute_task
+
+        seed = bench_seed(args.uids)
+        sandbox = SandboxServer(seed=seed, port=0, rate_limit_scale=1.0)
+        sandbox.start()
+        sandbox.set_rate_limit(enabled=True, scale=1.0, window="sliding", penalty_ms=300_000)
+        mains = [a for a in seed["accounts"] if a["is_master"]]
+        key_sets = [bench_key_set(base_url=sandbox.base_url, account=a) for a in mains]
+        requester = UserFactory.create(username="bench-requester")
+        approver = UserFactory.create(username="bench-approver")
+        for key_set in key_sets:
+            KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+        per_uid = args.count // len(key_sets)
+        order = (
+            [(u, n) for u in range(len(key_sets)) for n in range(per_uid)]
+            if args.order == "grouped"
+            else [(u, n) for n in range(per_uid) for u in range(len(key_sets))]
+        )
+        ids = [
+            approved_inner_request(
+                key_set=key_sets[u],
+                recipient_uid=mains[(u + 1) % len(mains)]["uid"],
+                requester=requester,
+                approver=approver,
+            )
+            for u, _ in order
+        ]
+        harness.start_workers(args.workers)
+        pgids = [p.pid for p in harness.workers]
+        time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
+        cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
+        for pk in ids:
+            transfer_execute_task.delay(pk)
+        final = (Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN)
+        bound = len(key_sets) * float(limit_for(INNER_APPLY, scale=1.0) or 0)
+        wait(
+            lambda: TransferRequest.objects.filter(pk__in=ids, status__in=final).count() == len(ids),
+            timeout=len(ids) / bound * 4 + 180,
+            what="all transfers to finish",
+            interval=0.1,
+        )
+        elapsed = time.monotonic() - started
+        cpu, busy = group_cpu_s(pgids) - cpu0, machine_busy_s() - busy0
+
+        calls = sandbox.app.journal.list(INNER_APPLY)
+        limited = [c for c in calls if c["code"] == 100410]
+        applied = [c for c in calls if c["applied"]]
+        arrivals: dict[object, list[int]] = defaultdict(list)
+        for c in calls:
+            arrivals[c["uid"]].append(int(c["time_ms"]))
+        worst = max((max_per_window(t) for t in arrivals.values()), default=0)
+        times = sorted(int(c["time_ms"]) for c in applied)
+        span_s = (times[-1] - times[0]) / 1000 if len(times) > 1 else float("nan")
+        achieved = (len(times) - 1) / span_s
+        succeeded = TransferRequest.objects.filter(pk__in=ids, status=Status.SUCCEEDED).count()
+        print(
+            f"broker: {broker}; database: {harness.database_url.split(':')[0]}; workers: {args.workers} "
+            f"(solo, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}"
+        )
+        print(
+            f"UIDs: {len(key_sets)}; transfers: {len(ids)}; succeeded: {succeeded}; "
+            f"calls: {len(calls)}; applied: {len(applied)}"
+        )
+        print(
+            f"bound: {bound:.0f}/s; achieved: {achieved:.2f}/s over {span_s:.1f} s; "
+            f"achieved / bound: {achieved / bound:.3f}"
+        )
+        print(f"100410 answers: {len(limited)}; most arrivals per UID in any 1 s: {worst}")
+        print(f"wall time, first enqueue to all final: {elapsed:.1f} s")
+        print(
+            f"CPU per executed transfer: workers {cpu / len(ids) * 1000:.1f} ms; "
+            f"whole machine {busy / len(ids) * 1000:.1f} ms"
+        )
+    finally:
+        harness.stop_workers()
+        if sandbox is not None:
+            sandbox.stop()
+        if dbname:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(admin, dbname)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
