@@ -253,3 +253,18 @@ def test_cancel_and_single_leg_cancel(alice, bob, key_set):
 def test_key_set_by_uuid(alice, key_set: ApiKeySet):
     batch = submit(alice, csv_batch(f"wallet,{key_set.uuid},USDT,5,,,,fund,spot"))
     assert batch.legs.get().key_set == key_set
+
+
+def test_the_documented_csv_example_is_accepted(alice, key_set, sub_key_set):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "workflow.md").read_text()
+    section = doc[doc.index("## Batch requests") :]
+    example = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n"))]
+    batch = submit(alice, example + "\n")
+    assert list(batch.legs.order_by("leg_index").values_list("kind", flat=True)) == [
+        "inner",
+        "wallet",
+        "sub_inner",
+        "family",
+    ]
