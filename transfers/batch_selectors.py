@@ -95,6 +95,14 @@ def batch_decision_view(
             )
     if Approval.objects.filter(request__batch=batch, approver=user).exists():
         return BatchDecisionView(False, "You have already decided this batch.", can_cancel)
+    lapsed = next((leg for leg in legs if leg.status != Status.PENDING), None)
+    if lapsed is not None:
+        return BatchDecisionView(
+            False,
+            f"Leg {lapsed.leg_index} is {lapsed.get_status_display().lower()}; the batch can no longer be "
+            "approved. Submit a new one.",
+            can_cancel,
+        )
     if batch.expires_at <= timezone.now():
         return BatchDecisionView(False, "This batch has expired.", can_cancel)
     return BatchDecisionView(True, "", can_cancel)

@@ -268,3 +268,31 @@ def test_the_documented_csv_example_is_accepted(alice, key_set, sub_key_set):
         "sub_inner",
         "family",
     ]
+
+
+def test_expiry_expires_the_batch_with_its_legs(alice, key_set):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transfers.services.requests import transfer_requests_expire
+
+    batch = submit(alice, GOOD)
+    assert transfer_requests_expire(now=timezone.now() + timedelta(days=2)) == 3
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.EXPIRED
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.EXPIRED}
+
+
+def test_a_stale_leg_closes_the_batch_at_decision(alice, bob, key_set):
+    from transfers.services.requests import requests_mark_stale
+
+    batch = submit(alice, GOOD)
+    requests_mark_stale(requests=batch.legs.filter(leg_index=2), actor=None, reason="key set changed")
+    with pytest.raises(DecisionRefused, match="Leg 2") as caught:
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    assert caught.value.code == "stale"
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.STALE
+    assert set(batch.legs.values_list("status", flat=True)) == {Status.STALE}
+    assert Approval.objects.count() == 0

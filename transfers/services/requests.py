@@ -24,8 +24,10 @@ from transfers.kinds import KIND_NEEDS, key_set_usable_for
 from transfers.lifecycle import transition
 from transfers.models import (
     AllowedRecipient,
+    BatchStatus,
     Decision,
     Status,
+    TransferBatch,
     TransferRequest,
 )
 from transfers.payload import (
@@ -268,4 +270,14 @@ def transfer_requests_expire(*, now: datetime | None = None) -> int:
             verb="transfer.expire",
             after={"status": Status.EXPIRED, "expired_at": req.expires_at.isoformat()},
         )
+    # A batch expires with its legs (they share its expiry and were expired just above).
+    for batch in list(TransferBatch.objects.filter(status=BatchStatus.PENDING, expires_at__lte=now)):
+        with transaction.atomic():
+            moved = TransferBatch.objects.filter(pk=batch.pk, status=BatchStatus.PENDING).update(
+                status=BatchStatus.EXPIRED, decided_at=now, updated_at=now
+            )
+            if moved:
+                audit_record(
+                    actor=None, verb="transfer.batch.expire", obj=batch, after={"status": BatchStatus.EXPIRED}
+                )
     return count
