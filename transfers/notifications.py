@@ -9,13 +9,15 @@ never raised: a lost email must not undo or block a decision.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from transfers.models import Decision, TransferRequest
+from accounts.models import User
+from transfers.models import Decision, TransferBatch, TransferRequest
 from transfers.policy import eligible_approvers
 
 log = logging.getLogger(__name__)
@@ -82,4 +84,33 @@ def notify_execution_failed(*, request_id: int) -> int:
         template="emails/transfer_failed.txt",
         context={"req": req, "url": request_url(req), "decisions": decisions},
         to=addresses,
+    )
+
+
+def notify_approvers_batch_waiting(*, batch_id: int) -> int:
+    """Tell every person who may decide the batch (approve on every leg's key set) that it waits."""
+    batch = TransferBatch.objects.select_related("requested_by").filter(pk=batch_id).first()
+    if batch is None:
+        return 0
+    legs = list(batch.legs.select_related("key_set"))
+    people: set[int] | None = None
+    users: dict[int, User] = {}
+    for key_set in {leg.key_set for leg in legs}:
+        these = {u.pk: u for u in eligible_approvers(key_set=key_set, requester=batch.requested_by)}
+        users.update(these)
+        people = set(these) if people is None else people & set(these)
+    totals: dict[str, Decimal] = {}
+    for leg in legs:
+        totals[leg.asset] = totals.get(leg.asset, Decimal(0)) + leg.amount
+    url = settings.SITE_URL.rstrip("/") + reverse("transfers:batch_detail", args=[batch.pk])
+    return _send(
+        subject=f"[bingxadmin] Batch #{batch.pk} ({len(legs)} legs) waits for your approval",
+        template="emails/batch_waiting.txt",
+        context={
+            "batch": batch,
+            "legs": len(legs),
+            "totals": sorted((asset, format(amount.normalize(), "f")) for asset, amount in totals.items()),
+            "url": url,
+        },
+        to=[users[pk].email for pk in sorted(people or ()) if users[pk].email],
     )

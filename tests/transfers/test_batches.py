@@ -296,3 +296,17 @@ def test_a_stale_leg_closes_the_batch_at_decision(alice, bob, key_set):
     assert batch.status == BatchStatus.STALE
     assert set(batch.legs.values_list("status", flat=True)) == {Status.STALE}
     assert Approval.objects.count() == 0
+
+
+def test_approvers_of_every_key_set_are_emailed_once(
+    alice, bob, carol, key_set, sub_key_set, mailoutbox, django_capture_on_commit_callbacks
+):
+    text = csv_batch(
+        f"inner,Treasury main,USDT,10,1,{SUB1_UID},1,,",
+        f"sub_inner,Sub one,USDT,2,1,{SUB2_UID},1,,",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = submit(alice, text)
+    assert [m.to for m in mailoutbox] == [["bob@example.com"]]  # carol has no approve on "Sub one"
+    assert f"/batches/{batch.pk}/" in mailoutbox[0].body
+    assert "12 USDT" in mailoutbox[0].body

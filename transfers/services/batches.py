@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.access import Capability, key_sets_for
 from accounts.audit import audit_record
 from accounts.models import ApiKeySet, User
+from transfers import notifications
 from transfers.batch_csv import MAX_LEGS, LegError, LegInput
 from transfers.lifecycle import transition
 from transfers.models import BatchStatus, PolicyRule, Status, TransferBatch, TransferRequest
@@ -242,6 +243,8 @@ def transfer_batch_create(
         },
         ip=ip,
     )
+    pk = batch.pk
+    transaction.on_commit(lambda: notifications.notify_approvers_batch_waiting(batch_id=pk), robust=True)
     return batch
 
 
