@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.db import connection
@@ -97,6 +98,17 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         """Immediate shutdown: every connection is cut, as when the server dies."""
         self._run(str(pg_bin("pg_ctl")), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def hold_table_lock(self, table: str) -> Any:
+        """An open connection holding ACCESS EXCLUSIVE on `table` (every reader waits) until it is
+        closed or the server stops."""
+        import psycopg
+
+        conn = psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname=self.name, autocommit=False
+        )
+        conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+        return conn
 
     def destroy(self) -> None:
         with suppress(subprocess.CalledProcessError):

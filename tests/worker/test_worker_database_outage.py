@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from exchange import ratelimit
 from tests.conftest import skip_or_fail
 from tests.transfers.execution_support import (
     INNER_APPLY,
@@ -81,18 +80,21 @@ def assert_exactly_once(sandbox: Sandbox, req: TransferRequest) -> None:
 
 
 def test_database_down_after_the_claim_before_the_call_executes_once_when_it_is_back(
-    outage_db: pg_support.ThrowawayPostgres, shared_limiter: None, start_worker, sandbox: Sandbox
+    outage_db: pg_support.ThrowawayPostgres, start_worker, sandbox: Sandbox
 ) -> None:
-    """The worker claimed the request and waits for its rate-limit token when the database dies; it
-    cannot write the sending mark, so it sends nothing. Back up, the claim (provably unsent) returns
-    to APPROVED and the transfer executes: not FAILED, not twice."""
+    """The worker has claimed the request and is re-checking it when the database dies; it cannot
+    write the sending mark, so it sends nothing. Back up, the claim (provably unsent) returns to
+    APPROVED and the transfer executes: not FAILED, not twice.
+
+    To catch the worker between its claim and its call every time, the test holds an exclusive lock
+    on the approvals table (read by the re-checks after the claim, not by the claim itself) until it
+    stops the server."""
     sweep_every_second()
     # The worker first: its start-up sweep would otherwise execute an older request before the test.
     worker = start_worker("w1", beat=True)
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="7")
-    scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
-    ratelimit.block(scope=scope, path=INNER_APPLY, retry_in_ms=4000)
+    lock = outage_db.hold_table_lock("transfers_approval")
     from transfers.tasks import transfer_execute_task
 
     transfer_execute_task.delay(req.pk)
@@ -101,8 +103,10 @@ def test_database_down_after_the_claim_before_the_call_executes_once_when_it_is_
         timeout=30,
         what="the claim",
     )
+    time.sleep(0.5)  # the worker is now waiting on the lock inside its re-checks
     outage_db.stop()
-    time.sleep(7)  # the token comes at ~4 s; the mark cannot be written
+    lock.close()
+    time.sleep(5)
     assert ours(sandbox, req) == []  # nothing left the machine
     outage_db.start()
     back = time.monotonic()
