@@ -310,3 +310,51 @@ def test_approvers_of_every_key_set_are_emailed_once(
     assert [m.to for m in mailoutbox] == [["bob@example.com"]]  # carol has no approve on "Sub one"
     assert f"/batches/{batch.pk}/" in mailoutbox[0].body
     assert "12 USDT" in mailoutbox[0].body
+
+
+def batch_signed(passkey, batch: TransferBatch, decision: str) -> dict[str, str]:
+    from accounts.stepup import ASSERTION_FIELD, stepup_challenge_bytes
+    from transfers.approval_proof import approval_purpose, batch_approval_binding
+
+    challenge = stepup_challenge_bytes(
+        user=passkey.user,
+        purpose=approval_purpose(decision=decision),
+        binding=batch_approval_binding(
+            batch_id=batch.pk, decision=decision, payload_sha256=batch.payload_sha256
+        ),
+    )
+    return {ASSERTION_FIELD: passkey.assertion_json(challenge=challenge)}
+
+
+def test_a_passkey_signs_the_batch_and_each_leg_verifies_in_the_worker(alice, bob, key_set, enqueued):
+    from tests.passkey_support import SoftPasskey
+    from transfers.execution.checks import approval_second_factor_holds
+
+    passkey = SoftPasskey(user=bob)
+    batch = submit(alice, GOOD)
+    other = submit(alice, GOOD)
+    with pytest.raises(DecisionRefused):  # a signature for another batch approves nothing
+        transfer_batch_approve(
+            batch_id=batch.pk, approver=bob, stepup=batch_signed(passkey, other, "approve")
+        )
+    assert Approval.objects.count() == 0
+    batch = transfer_batch_approve(
+        batch_id=batch.pk, approver=bob, stepup=batch_signed(passkey, batch, "approve")
+    )
+    assert batch.status == BatchStatus.APPROVED
+    for leg in batch.legs.all():
+        approval = leg.approvals.get()
+        assert approval.stepup_method == "webauthn"
+        assert approval_second_factor_holds(req=leg, approval=approval) is None
+    # The batch's stored list rewritten after approval: the legs' passkey approvals no longer hold.
+    payload = [*batch.payload]
+    payload[2] = {**payload[2], "amount": "999"}
+    TransferBatch.objects.filter(pk=batch.pk).update(
+        payload=payload, payload_sha256=batch_payload_sha256(payload)
+    )
+    leg = TransferRequest.objects.get(batch=batch, leg_index=2)  # as the worker loads it: fresh
+    problem = approval_second_factor_holds(req=leg, approval=leg.approvals.get())
+    assert problem is not None
+    assert "no longer holds this leg" in problem
+    leg0 = TransferRequest.objects.get(batch=batch, leg_index=0)
+    assert "does not verify" in (approval_second_factor_holds(req=leg0, approval=leg0.approvals.get()) or "")
