@@ -100,15 +100,8 @@ class ThrowawayPostgres:
         self._run(str(pg_bin("pg_ctl")), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def hold_table_lock(self, table: str) -> Any:
-        """An open connection holding ACCESS EXCLUSIVE on `table` (every reader waits) until it is
-        closed or the server stops."""
-        import psycopg
-
-        conn = psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname=self.name, autocommit=False
-        )
-        conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
-        return conn
+        """See `hold_table_lock`; on this server."""
+        return hold_table_lock(table)
 
     def destroy(self) -> None:
         with suppress(subprocess.CalledProcessError):
@@ -129,6 +122,25 @@ class ThrowawayPostgres:
         finally:
             connection.close()
             connection.settings_dict.update(saved)
+
+
+def hold_table_lock(table: str) -> Any:
+    """A second connection to the database the default connection points at, holding ACCESS
+    EXCLUSIVE on `table` (every reader waits) until it is closed or the server stops. Used to catch a
+    worker between its claim and its call: the re-checks after the claim read `transfers_approval`."""
+    import psycopg
+
+    s = connection.settings_dict
+    conn = psycopg.connect(
+        host=s["HOST"] or "127.0.0.1",
+        port=int(s["PORT"] or 5432),
+        user=s["USER"],
+        password=s["PASSWORD"] or None,
+        dbname=s["NAME"],
+        autocommit=False,
+    )
+    conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+    return conn
 
 
 def wait_until_reachable(check: object, *, timeout: float = 60) -> None:

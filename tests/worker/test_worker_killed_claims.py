@@ -1,9 +1,9 @@
 """Workers SIGKILLed between their claim and their call: the approved transfer is executed, once.
 
 A claim is provably unsent until its sending mark (written after the rate-limit token, right before
-the call). These tests kill workers while claims wait for their tokens and check, from the sandbox's
-journal, that every approved request moved money exactly once, none FAILED, no 100410 was drawn;
-they print the recovery time (new worker ready → all final)."""
+the call). These tests kill workers between claim and call, or with calls on the wire, and check,
+from the sandbox's journal, that every approved request moved money exactly once, none FAILED, no
+100410 was drawn; they print the recovery time (new worker ready → all final)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from exchange import ratelimit
 from tests.transfers.execution_support import (
     INNER_APPLY,
     MAIN_UID,
@@ -24,6 +23,7 @@ from tests.transfers.execution_support import (
     status_of,
     wait_for,
 )
+from tests.worker import pg_support
 from tests.worker.conftest import final_status, sweep_every_second
 from transfers.models import Status, TransferKind, TransferRequest
 from transfers.tasks import transfer_execute_task
@@ -31,23 +31,32 @@ from transfers.tasks import transfer_execute_task
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_worker_killed_while_its_claim_waits_for_a_token_loses_nothing(
-    start_worker, sandbox: Sandbox, shared_limiter: None
+@pytest.mark.postgres
+def test_a_worker_killed_between_its_claim_and_its_call_loses_nothing(
+    require_postgres: None, start_worker, sandbox: Sandbox
 ) -> None:
+    """The worker is caught inside its re-checks, after the claim and before the sending mark (an
+    exclusive lock on the approvals table, which only the re-checks read, holds it there), and
+    SIGKILLed. Its claim provably sent nothing: it goes back to APPROVED and executes once."""
     sweep_every_second()
-    # The worker first: its start-up sweep would otherwise execute the request before the block.
+    # The worker first: its start-up sweep would otherwise execute the request before the lock.
     worker = start_worker("w1")
     key_set = make_key_set(sandbox=sandbox, uid=MAIN_UID, label="demo main")
     req = approved_request(key_set=key_set, amount="4")
-    scope = ratelimit.scope_for(uid=key_set.uid, key_set_id=key_set.pk)
-    ratelimit.block(scope=scope, path=INNER_APPLY, retry_in_ms=5000)  # the token is 5 s away
-    transfer_execute_task.delay(req.pk)
-    wait_for(
-        lambda: TransferRequest.objects.filter(pk=req.pk, status=Status.SUBMITTING, sending_at=None).exists(),
-        timeout=30,
-        what="the claim",
-    )
-    worker.kill()  # claimed, waiting for its token, nothing sent
+    lock = pg_support.hold_table_lock("transfers_approval")
+    try:
+        transfer_execute_task.delay(req.pk)
+        wait_for(
+            lambda: TransferRequest.objects.filter(
+                pk=req.pk, status=Status.SUBMITTING, sending_at=None
+            ).exists(),
+            timeout=30,
+            what="the claim",
+        )
+        time.sleep(0.5)  # waiting on the lock, between claim and call
+        worker.kill()
+    finally:
+        lock.close()
     assert sandbox.calls(INNER_APPLY) == []
 
     replacement = start_worker("w2", beat=True)
@@ -91,7 +100,7 @@ def test_two_hosts_one_killed_mid_batch_every_approved_transfer_moves_once(
         killed = time.monotonic()
     finally:
         lock.release()
-    print(f"\nat the kill: {unsent} claim(s) waiting for a token, {sent} call(s) on the wire")
+    print(f"\nat the kill: {unsent} claim(s) not yet sent, {sent} call(s) on the wire")
     assert unsent + sent >= 1
     assert survivor.alive
     for req in requests:
