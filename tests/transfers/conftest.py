@@ -82,5 +82,6 @@ def pending(alice: User, key_set: ApiKeySet) -> TransferRequest:
 def executed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record execution enqueues instead of sending them to a broker."""
     calls: list[int] = []
-    monkeypatch.setattr(transfer_execute_task, "delay", lambda pk: calls.append(pk))
+    monkeypatch.setattr(transfer_execute_task, "delay", lambda pk, *rest: calls.append(pk))
+    monkeypatch.setattr(transfer_execute_task, "apply_async", lambda args, **options: calls.append(args[0]))
     return calls
