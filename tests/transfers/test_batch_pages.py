@@ -155,3 +155,24 @@ def test_state_endpoint_asks_for_a_rerender_when_a_leg_moves(alice, bob, key_set
     response = c.get(url, {"shown": token})
     assert ("HX-Trigger" in response) is moved
     assert "HX-Refresh" not in response
+
+
+def many_legs(n: int) -> str:
+    return csv_batch(*[f"wallet,Treasury main,USDT,{i + 1},,,,fund,spot" for i in range(n)])
+
+
+@pytest.mark.parametrize("name", ["batch_state", "batch_detail", "batch_progress"])
+def test_batch_pages_run_as_many_queries_for_3_legs_as_for_60(alice, bob, key_set, name):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = client_for_user(bob)
+    counts = []
+    for n in (3, 60):
+        batch = submit(alice, many_legs(n))
+        url = reverse(f"transfers:{name}", args=[batch.pk])
+        c.get(url)  # session and permission caches warm
+        with CaptureQueriesContext(connection) as queries:
+            assert c.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
