@@ -91,3 +91,21 @@ def legs_from_csv(text: str) -> tuple[list[LegInput], list[LegError]]:
     if len(legs) > MAX_LEGS:
         errors.append(LegError(None, f"A batch has at most {MAX_LEGS} legs ({len(legs)} given)."))
     return legs, errors
+
+
+def legs_to_csv(legs: list[tuple[str, dict[str, Any]]]) -> str:
+    """CSV text (the documented header) for (key set label, canonical payload) pairs: what the new-batch
+    form is pre-filled with to retry failed legs as a new batch (new client ids, a new approval)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for label, payload in legs:
+        row = {
+            "kind": payload["kind"],
+            "key_set": label,
+            "asset": payload["asset"],
+            "amount": payload["amount"],
+        }
+        row.update({name: payload[name] for name in KIND_FIELDS[payload["kind"]]})
+        writer.writerow([row.get(name, "") for name in CSV_HEADER])
+    return out.getvalue()

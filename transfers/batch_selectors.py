@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.access import Capability, key_sets_for, user_can
 from accounts.models import ApiKeySet, User
+from transfers.batch_csv import legs_to_csv
 from transfers.models import Approval, BatchStatus, Decision, Status, TransferBatch, TransferRequest
 from transfers.payload import batch_leg_covered, batch_payload_sha256
 
@@ -184,3 +185,11 @@ def batches_queue_for(*, user: User) -> QuerySet[TransferBatch]:
         .annotate(leg_count=Count("legs", distinct=True))
         .order_by("expires_at")
     )
+
+
+def batch_failed_legs_csv(*, user: User, pk: int) -> str:
+    """The failed legs of a batch the user may view, as CSV for a new batch (empty when none failed)."""
+    batch = batch_get_for(user=user, pk=pk)
+    failed = batch.legs.filter(status=Status.FAILED).select_related("key_set").order_by("leg_index")
+    rows = [(leg.key_set.label, leg.payload) for leg in failed]
+    return legs_to_csv(rows) if rows else ""

@@ -176,3 +176,27 @@ def test_batch_pages_run_as_many_queries_for_3_legs_as_for_60(alice, bob, key_se
             assert c.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_retry_of_failed_legs_is_a_new_batch_prefilled_with_them(alice, bob, key_set, enqueued):
+    from transfers.services.batch_decisions import transfer_batch_approve
+
+    batch = submit(alice, GOOD)
+    transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    failed = batch.legs.get(leg_index=1)
+    TransferRequest.objects.filter(pk=failed.pk).update(status=Status.FAILED)
+    c = client_for_user(alice)
+    detail = c.get(reverse("transfers:batch_detail", args=[batch.pk])).content.decode()
+    assert f"?retry={batch.pk}" in detail
+    page = c.get(reverse("transfers:batch_new"), {"retry": batch.pk})
+    text = page.context["form"].initial["csv_text"]
+    assert text.splitlines()[1].startswith("inner,Treasury main,USDT,15,")
+    response = csrf_post(c, reverse("transfers:batch_new"), {"csv_text": text})
+    assert response.status_code == 302
+    retry = TransferBatch.objects.exclude(pk=batch.pk).get()
+    (leg,) = retry.legs.all()
+    assert leg.status == Status.PENDING
+    assert leg.amount == failed.amount
+    assert leg.client_id != failed.client_id  # a new request, approved afresh
+    other = member("other", "approver")
+    assert client_for_user(other).get(reverse("transfers:batch_new"), {"retry": batch.pk}).status_code == 404

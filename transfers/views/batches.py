@@ -28,7 +28,12 @@ guarded = denied_as_http(not_found=TransferBatch.DoesNotExist, what="batch")
 @guarded
 def batch_new(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    form = BatchForm(request.POST or None, request.FILES or None)
+    initial = {}
+    retry = request.GET.get("retry", "")
+    if request.method == "GET" and retry.isdigit():  # "retry failed legs": a new batch, pre-filled
+        initial = {"csv_text": batch_selectors.batch_failed_legs_csv(user=user, pk=int(retry))}
+        initial["note"] = f"Retry of the failed legs of batch #{retry}"
+    form = BatchForm(request.POST or None, request.FILES or None, initial=initial)
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
         legs, shape = legs_from_csv(form.cleaned_data["csv_text"])
