@@ -27,12 +27,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from execution_harness import INNER_APPLY, Harness, redis_available, wait
+from execution_harness import INNER_APPLY, ROOT, Harness, redis_available, wait
 from execution_slots import approved_inner_request, bench_key_set, bench_seed, create_database, drop_database
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -70,12 +73,38 @@ def max_per_window(times: list[int], window_ms: int = 1000) -> int:
     return best
 
 
+def start_workers(harness: Harness, *, count: int, pool: str) -> None:
+    """`count` worker processes with one execution slot each (prefork: one child process each)."""
+    for n in range(count):
+        log = (harness.workdir / f"worker{n + 1}.log").open("ab")
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
+            "-Q", "exchange,default,records", "-c", "1", f"--pool={pool}",
+            "-n", f"batch{n + 1}-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+        ]  # fmt: skip
+        harness.workers.append(
+            subprocess.Popen(
+                cmd, cwd=ROOT, env=harness.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+    logs = [harness.workdir / f"worker{n + 1}.log" for n in range(count)]
+    wait(lambda: all(" ready." in p.read_text(errors="replace") for p in logs), timeout=120, what="workers")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--uids", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--order", choices=["grouped", "interleaved"], default="grouped")
+    parser.add_argument(
+        "--pool",
+        choices=["prefork", "solo"],
+        default="prefork",
+        help="prefork: each worker one child process (as production runs them); solo: the task runs in "
+        "the worker's main process, and countdown tasks in its timer thread",
+    )
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL", "")
     broker = "redis" if redis_available(redis_url) else "filesystem"
@@ -120,7 +149,7 @@ def main() -> None:
             )
             for u, _ in order
         ]
-        harness.start_workers(args.workers)
+        start_workers(harness, count=args.workers, pool=args.pool)
         pgids = [p.pid for p in harness.workers]
         time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
         cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
@@ -150,7 +179,7 @@ def main() -> None:
         succeeded = TransferRequest.objects.filter(pk__in=ids, status=Status.SUCCEEDED).count()
         print(
             f"broker: {broker}; database: {harness.database_url.split(':')[0]}; workers: {args.workers} "
-            f"(solo, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}"
+            f"({args.pool}, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}"
         )
         print(
             f"UIDs: {len(key_sets)}; transfers: {len(ids)}; succeeded: {succeeded}; "

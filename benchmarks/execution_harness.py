@@ -79,7 +79,7 @@ class Harness:
             log = (self.workdir / f"worker{n + 1}.log").open("ab")
             cmd = [
                 sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
-                "-Q", "exchange,default", "-c", "1", "--pool=solo",
+                "-Q", "exchange,default,records", "-c", "1", "--pool=solo",
                 "-n", f"bench{n + 1}-{uuid.uuid4().hex[:6]}@%h",
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
             ]  # fmt: skip

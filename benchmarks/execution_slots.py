@@ -200,7 +200,7 @@ def start_worker(harness: Harness, *, slots: int, pool: str) -> subprocess.Popen
     log_path = harness.workdir / f"worker-c{slots}.log"
     cmd = [
         sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
-        "-Q", "exchange,default", "-c", str(slots), f"--pool={pool}",
+        "-Q", "exchange,default,records", "-c", str(slots), f"--pool={pool}",
         "-n", f"slots{slots}-{uuid.uuid4().hex[:6]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
     ]  # fmt: skip

@@ -237,6 +237,12 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "transfers.tasks.transfer_execute_task": {"queue": "exchange"},
     "transfers.tasks.transfer_reconcile_task": {"queue": "exchange"},
+    # Records syncs read for minutes at the exchange's limits: their own queue, so executions and
+    # reconciliations never wait behind them (every worker consumes `records` too: Procfile).
+    "transfers.tasks.records_sync_task": {"queue": "records"},
+    "transfers.tasks.records_sync_all_task": {"queue": "records"},
+    "transfers.tasks_sync.records_sync_task": {"queue": "records"},
+    "transfers.tasks_sync.records_sync_all_task": {"queue": "records"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

@@ -19,9 +19,10 @@ pairs the two around every HTTP request of a `bingx.Client`.
 A caller that can come back later does not wait at all: `reserve` books the next free slot per
 (scope, endpoint) — a future-dated entry, so later reservers get later slots — and answers how far
 away it is; the caller schedules itself for it (an execution task: a Celery countdown) and, when it
-runs, `Pacer.use_reservation` makes its request take the token with the reservation's id, waiting at
-most `RESERVED_MAX_WAIT_S` (an answer slower than planned) before giving up with
-`RateLimitUnavailable` (the execution hands the request back and reserves again).
+runs, it takes the token with the reservation's id (`acquire(reservation=…)`), waiting at most
+`RESERVED_MAX_WAIT_S` (calls answered later than planned) before giving up with
+`RateLimitUnavailable` (the execution books again), and hands it to its client's pacer
+(`Pacer.use_token`), which settles it when the answer is in.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "acquire",
     "block",
     "cancel",
+    "client_hold_ms",
     "limit_for",
     "reserve",
     "scope_for",
@@ -175,7 +177,8 @@ def reserve(
 
 
 def cancel(*, scope: str, path: str, token: str | None) -> None:
-    """Give back an unused reservation (its holder found nothing to send, or hands the request back)."""
+    """Give back an unused reservation, or a token nothing was sent with (its holder found nothing
+    to send: a duplicate delivery, a refusal). Never for a token whose call may have left."""
     if token is not None:
         store().cancel(f"{scope}:{path}", token)
 
@@ -203,6 +206,11 @@ def block(*, scope: str, path: str, retry_in_ms: int | None = None, retry_after_
     return wait_ms
 
 
+def client_hold_ms() -> int:
+    """How long a client's call can be in flight at most (its connect + read timeouts, + 1 s)."""
+    return hold_ms_for_timeouts(connect_s=settings.BINGX_TIMEOUT_CONNECT, read_s=settings.BINGX_TIMEOUT_READ)
+
+
 class Pacer:
     """Takes a token before each HTTP request of a client and settles it when the answer is in.
 
@@ -212,31 +220,20 @@ class Pacer:
     def __init__(self, *, scope: str, max_wait: float = MAX_WAIT_S, hold_ms: int | None = None) -> None:
         self.scope = scope
         self.max_wait = max_wait
-        self.hold_ms = (
-            hold_ms
-            if hold_ms is not None
-            else hold_ms_for_timeouts(
-                connect_s=settings.BINGX_TIMEOUT_CONNECT, read_s=settings.BINGX_TIMEOUT_READ
-            )
-        )
+        self.hold_ms = hold_ms if hold_ms is not None else client_hold_ms()
         self._pending = threading.local()
-        self._reserved: dict[str, str] = {}
+        self._granted: dict[str, str] = {}
 
-    def use_reservation(self, *, path: str, token: str) -> None:
-        """The next request to `path` takes the token of this reservation (waiting at most
-        `RESERVED_MAX_WAIT_S`) instead of queueing for a new one."""
-        self._reserved[path] = token
+    def use_token(self, *, path: str, token: str) -> None:
+        """The next request to `path` goes out on this token, already taken (`acquire`), instead of
+        taking a new one; it is settled like any other."""
+        self._granted[path] = token
 
     def before_request(self, method: str, path: str) -> None:
-        reservation = self._reserved.pop(path, None)
-        acquired = acquire(
-            scope=self.scope,
-            path=path,
-            max_wait=RESERVED_MAX_WAIT_S if reservation else self.max_wait,
-            hold_ms=self.hold_ms,
-            reservation=reservation,
-        )
-        self._pending.call = (path, acquired.token)
+        token = self._granted.pop(path, None)
+        if token is None:
+            token = acquire(scope=self.scope, path=path, max_wait=self.max_wait, hold_ms=self.hold_ms).token
+        self._pending.call = (path, token)
 
     def after_response(self, path: str) -> None:
         pending = getattr(self._pending, "call", None)

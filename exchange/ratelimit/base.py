@@ -52,7 +52,7 @@ class Store(Protocol):
         the slot turns the reservation into a token."""
 
     def cancel(self, key: str, token: str) -> None:
-        """Drop an unused reservation (its holder found nothing to send)."""
+        """Drop an unused reservation, or a granted token nothing was sent with."""
 
 
 def hold_ms_for_timeouts(*, connect_s: float, read_s: float) -> int:
@@ -86,7 +86,7 @@ def wait_for(*, stamps: list[int], limit: int, window_ms: int, now: int) -> int:
 EXPECTED_LATENCY_MS = 40
 # Reservations left unused this long after their slot are dropped (the holder died, or runs so late
 # that it is taken like any new caller).
-RESERVATION_GRACE_MS = 5_000
+RESERVATION_GRACE_MS = 10_000
 
 
 def plan_slot(

@@ -137,9 +137,12 @@ class FileStore:
     def cancel(self, key: str, token: str) -> None:
         try:
             with self._locked(key) as (fd, state):
-                reserved = state.get("reserved") or {}
-                if reserved.pop(token, None) is not None:
-                    state["reserved"] = reserved
+                reserved, hits = state.get("reserved") or {}, state.get("hits") or {}
+                if isinstance(hits, dict) and (reserved.pop(token, None), hits.pop(token, None)) != (
+                    None,
+                    None,
+                ):
+                    state["reserved"], state["hits"] = reserved, hits
                     self._write(fd, state)
         except OSError as exc:
             logger.warning("could not cancel a BingX rate-limit reservation for %s: %s", key, exc)

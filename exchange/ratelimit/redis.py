@@ -241,7 +241,11 @@ class RedisStore:
 
     def cancel(self, key: str, token: str) -> None:
         try:
-            self._redis.zrem(self._all_keys(key)[3], token)
+            keys = self._all_keys(key)
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(keys[3], token)
+                pipe.zrem(keys[0], token)
+                pipe.execute()
         except self._errors as exc:
             # It lapses RESERVATION_GRACE_MS after its slot: slower for a moment, never faster.
             logger.warning("could not cancel a BingX rate-limit reservation for %s: %s", key, exc)

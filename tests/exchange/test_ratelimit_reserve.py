@@ -154,10 +154,19 @@ def test_unlimited_endpoints_book_nothing(any_limiter):
     )
 
 
-def test_the_pacer_uses_a_reservation_for_its_next_request(any_limiter):
+def test_the_pacer_sends_on_a_token_taken_before_and_settles_it(any_limiter):
     scope = _scope()
     booked = reserve(scope=scope, path=INNER_APPLY)
+    taken = acquire(scope=scope, path=INNER_APPLY, reservation=booked.token, max_wait=0.4)
     pacer = ratelimit.Pacer(scope=scope, max_wait=0.1)
-    pacer.use_reservation(path=INNER_APPLY, token=booked.token or "")
-    pacer.before_request("POST", INNER_APPLY)
-    assert pacer._pending.call == (INNER_APPLY, booked.token)
+    pacer.use_token(path=INNER_APPLY, token=taken.token or "")
+    pacer.before_request("POST", INNER_APPLY)  # no second token: one of two is still free
+    assert pacer._pending.call == (INNER_APPLY, taken.token)
+    acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)
+
+
+def test_a_token_nothing_was_sent_with_is_given_back(any_limiter):
+    scope = _scope()
+    taken = [acquire(scope=scope, path=INNER_APPLY) for _ in range(2)]
+    ratelimit.cancel(scope=scope, path=INNER_APPLY, token=taken[0].token)  # a duplicate delivery
+    acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)

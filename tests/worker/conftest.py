@@ -148,7 +148,7 @@ class Worker:
         mark = len(self.log())
         cmd = [
             sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
-            "-Q", "exchange,default", "-c", "1", f"--pool={self.pool}",
+            "-Q", "exchange,default,records", "-c", "1", f"--pool={self.pool}",
             "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@{self.host or '%h'}",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip

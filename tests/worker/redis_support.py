@@ -106,7 +106,8 @@ class SupervisedWorker:
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
-            "-Q", "exchange,default", "-c", "1" if self.pool == "solo" else "2", f"--pool={self.pool}",
+            "-Q", "exchange,default,records",
+            "-c", "1" if self.pool == "solo" else "2", f"--pool={self.pool}",
             "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip

@@ -7,9 +7,12 @@ from django.core.cache import cache
 
 from accounts.models import ApiKeySet, KeySetStatus
 from transfers import dispatch
-from transfers.models import TransferKind, TransferRequest
+from transfers.models import Status, TransferKind, TransferRequest
 
 BALANCES_REFRESH_COALESCE_S = 3
+# While the paying key set still has transfers approved or under way (a batch), one refresh covers
+# the whole burst: the first success schedules it this much later, the others add nothing.
+BALANCES_REFRESH_BATCH_S = 15
 
 
 def balances_refresh_enqueue(*, req: TransferRequest) -> None:
@@ -25,7 +28,15 @@ def balances_refresh_enqueue(*, req: TransferRequest) -> None:
                 uid__in=[int(u) for u in receiving_uids if u.isdigit()], status=KeySetStatus.ACTIVE
             ).values_list("pk", flat=True)
         )
+    pending = (
+        TransferRequest.objects.filter(
+            key_set_id=req.key_set_id, status__in=(Status.APPROVED, Status.SUBMITTING)
+        )
+        .exclude(pk=req.pk)
+        .exists()
+    )
+    delay = BALANCES_REFRESH_BATCH_S if pending else BALANCES_REFRESH_COALESCE_S
     for key_set_id in sorted(ids):
-        # Coalesce bursts (many transfers on one key set): one sync per key set per few seconds.
-        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=BALANCES_REFRESH_COALESCE_S):
-            dispatch.balances_sync_enqueue(key_set_id=key_set_id, countdown=BALANCES_REFRESH_COALESCE_S)
+        # Coalesce bursts (many transfers on one key set): one sync per key set per burst.
+        if cache.add(f"balances-refresh:{key_set_id}", 1, timeout=delay):
+            dispatch.balances_sync_enqueue(key_set_id=key_set_id, countdown=delay)

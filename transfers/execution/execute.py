@@ -34,6 +34,7 @@ from bingx.errors import RATE_LIMIT_CODES, TIMESTAMP_CODES
 from exchange import ratelimit
 from exchange.clients import client_for
 from exchange.credentials import CredentialsUnavailable
+from exchange.ratelimit.base import STORE_DOWN_RETRY_S
 from transfers import dispatch
 from transfers.execution.attempts import CallRecorder, attempt_rows, code_text, message_text
 from transfers.execution.balances import balances_refresh_enqueue
@@ -72,10 +73,16 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
     req = claimed.select_related("key_set").first()
     send_path = SEND_ENDPOINTS[TransferKind(req.kind)].path if req is not None else ""
     scope = ratelimit.scope_for(uid=req.key_set.uid, key_set_id=req.key_set_id) if req is not None else ""
-    if req is not None and reservation is None:
-        reservation = _book_slot(req=req, scope=scope, path=send_path)
-        if reservation is _SCHEDULED:
-            return
+    token: str | None = None  # the call's rate-limit token, taken before the claim
+    if req is not None:
+        if reservation is None:
+            reservation = _book_slot(req=req, scope=scope, path=send_path)
+            if reservation == _SCHEDULED:
+                return
+        if reservation is not None:
+            token = _take_slot(req=req, scope=scope, path=send_path, reservation=reservation)
+            if token is None:
+                return  # its slot was taken (it ran late): booked again and scheduled, nothing claimed
     if req is None or not transition(
         request=req,
         from_statuses=(Status.APPROVED,),
@@ -83,8 +90,7 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
         verb=None,  # the claim is bookkeeping; the outcome below is the audited event
         changes={"submitted_at": now, "sending_at": None},
     ):
-        if req is not None:
-            ratelimit.cancel(scope=scope, path=send_path, token=reservation)
+        ratelimit.cancel(scope=scope, path=send_path, token=token)  # nothing was sent with it
         # A dead claim (its worker was killed or lost the database) is settled now, not a sweep later.
         settled = stale_claim_settle(request_id=request_id)
         logger.info(
@@ -103,12 +109,14 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             reason = f"The approved payload cannot be turned into a BingX call ({exc}); nothing was sent."
     if reason is not None or planned is None:
+        ratelimit.cancel(scope=scope, path=send_path, token=token)  # nothing will be sent with it
         _refuse(req=req, reason=reason or "refused", started_at=started_at)
         return
 
     try:
         client = client_for(key_set=req.key_set)
     except CredentialsUnavailable as exc:
+        ratelimit.cancel(scope=scope, path=send_path, token=token)
         _refuse(
             req=req,
             reason=f"The key set's secret cannot be decrypted: {exc} Nothing was sent.",
@@ -119,8 +127,9 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
     recorder = CallRecorder(downstream=client.on_response)
     client.on_response = recorder
     pacer = getattr(client.before_request, "__self__", None)
-    if reservation and isinstance(pacer, ratelimit.Pacer) and planned.endpoint == send_path:
-        pacer.use_reservation(path=send_path, token=reservation)  # the call's token, when it is sent
+    if token and isinstance(pacer, ratelimit.Pacer) and planned.endpoint == send_path:
+        pacer.use_token(path=send_path, token=token)  # the call goes out on the token taken above
+        token = None
     client.before_request = _sending_marker(
         request_id=req.pk, claimed_at=now, path=planned.endpoint, pacer=client.before_request
     )
@@ -138,8 +147,6 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
             _retry(req=req, attempts=attempts, countdown=exc.retry_in, verb="transfer.execute.clock_retry")
         else:
             _release(req=req, countdown=exc.retry_in, reason=str(exc))
-        # A reservation the call could not use in time is given back (a no-op once it became a token).
-        ratelimit.cancel(scope=scope, path=send_path, token=reservation)
         return
     except ClaimLost as exc:
         # Judged dead and released while waiting for its token; the new claim executes it.
@@ -170,10 +177,45 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
 # Slots closer than this are waited for inside the task (the pacer's own short wait); further ones
 # are scheduled with a Celery countdown.
 RUN_NOW_S = 0.25
-_SCHEDULED = "scheduled"  # sentinel: the task was scheduled for its slot, nothing to do now
+_SCHEDULED = "scheduled"
+# A holder whose slot is still taken (it ran late, or the calls before it answered late) keeps its
+# reservation and comes back when the window allows, if that is this soon; else it books anew.
+NUDGE_MAX_S = 2.0  # sentinel: the task was scheduled for its slot, nothing to do now
 
 
-def _book_slot(*, req: TransferRequest, scope: str, path: str) -> str | None:
+def _take_slot(*, req: TransferRequest, scope: str, path: str, reservation: str) -> str | None:
+    """At (or just after) the booked slot: the call's token, taken before the claim (the sending mark
+    still comes after it). A slot still taken by calls answered later than planned — this run came
+    late, or the calls before it were slow — is given back and a new one booked: this task is
+    scheduled again and returns None, having claimed nothing and slept at most a few hundred ms."""
+    try:
+        acquired = ratelimit.acquire(
+            scope=scope,
+            path=path,
+            max_wait=ratelimit.RESERVED_MAX_WAIT_S,
+            hold_ms=ratelimit.client_hold_ms(),
+            reservation=reservation,
+        )
+    except ratelimit.RateLimitUnavailable as exc:
+        logger.info("request %s: its rate-limit slot is still taken; again in %.2f s", req.pk, exc.retry_in)
+        if exc.retry_in <= NUDGE_MAX_S:
+            # Keep the reservation (its place in the queue) and come back when the window allows.
+            dispatch.transfer_execute_enqueue(
+                request_id=req.pk, countdown=exc.retry_in, reservation=reservation
+            )
+            return None
+        ratelimit.cancel(scope=scope, path=path, token=reservation)
+        if exc.retry_in >= STORE_DOWN_RETRY_S:  # a block, or the store is down: come back then
+            dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=exc.retry_in)
+            return None
+        again = _book_slot(req=req, scope=scope, path=path, run_now_s=0.0)
+        if again != _SCHEDULED:  # the next slot is now after all
+            return _take_slot(req=req, scope=scope, path=path, reservation=again) if again else None
+        return None
+    return acquired.token
+
+
+def _book_slot(*, req: TransferRequest, scope: str, path: str, run_now_s: float = RUN_NOW_S) -> str | None:
     """Book the next rate-limit slot for the request's call. Returns the reservation to use now, None
     (the endpoint is unlimited; or the limiter store is down and the pacer will fail closed), or
     `_SCHEDULED` when this task was re-enqueued for the slot (or for the end of a block) instead."""
@@ -181,7 +223,7 @@ def _book_slot(*, req: TransferRequest, scope: str, path: str) -> str | None:
         slot = ratelimit.reserve(scope=scope, path=path)
     except ratelimit.RateLimitUnavailable:
         return None  # the pacer meets the same store, fails closed and the request is released
-    if slot.delay_s <= RUN_NOW_S:
+    if slot.delay_s <= run_now_s:
         return slot.token
     dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=slot.delay_s, reservation=slot.token)
     logger.info("request %s: rate-limit slot in %.2f s; scheduled for it", req.pk, slot.delay_s)
