@@ -43,7 +43,7 @@ def test_other_uids_run_while_one_uid_is_throttled(start_worker, sandbox: Sandbo
     other = make_key_set(sandbox=sandbox, uid=OTHER_MAIN_UID, label="other main")
     sub = make_key_set(sandbox=sandbox, uid=SUB1_UID, label="sub one", parent=busy)
     backlog = [approved_request(key_set=busy, amount=str(n + 1)) for n in range(10)]  # 2/s: ≥ 4.5 s
-    others = [approved_request(key_set=other, amount="1", recipient_account=str(SUB1_UID)) for _ in range(2)]
+    others = [approved_request(key_set=other, amount="1", recipient_account=str(MAIN_UID)) for _ in range(2)]
     others += [approved_request(key_set=sub, kind=TransferKind.WALLET, amount="1") for _ in range(2)]
     workers = [start_worker("w1"), start_worker("w2")]
     from transfers.tasks import transfer_execute_task
@@ -51,7 +51,9 @@ def test_other_uids_run_while_one_uid_is_throttled(start_worker, sandbox: Sandbo
     for req in backlog + others:  # the backlog first: before issue 12 every slot slept on it
         transfer_execute_task.delay(req.pk)
     for req in backlog + others:
-        assert final_status(req) == Status.SUCCEEDED
+        status = final_status(req)
+        req.refresh_from_db()
+        assert status == Status.SUCCEEDED, (req.kind, req.key_set.uid, req.failure_code, req.failure_message)
 
     rows = TransferRequest.objects.filter(pk__in=[r.pk for r in backlog + others])
     done = {pk: at for pk, at in rows.values_list("pk", "completed_at") if at is not None}
