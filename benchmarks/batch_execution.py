@@ -121,8 +121,8 @@ def main() -> None:
         from bingx.sandbox import SandboxServer
         from exchange.ratelimit import limit_for
         from tests.factories import KeySetGrantFactory, UserFactory
+        from transfers import dispatch
         from transfers.models import Status, TransferRequest
-        from transfers.tasks import transfer_execute_task
 
         seed = bench_seed(args.uids)
         sandbox = SandboxServer(seed=seed, port=0, rate_limit_scale=1.0)
@@ -153,8 +153,8 @@ def main() -> None:
         pgids = [p.pid for p in harness.workers]
         time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
         cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
-        for pk in ids:
-            transfer_execute_task.delay(pk)
+        for pk in ids:  # as the approval's on-commit hook enqueues it (booking its rate-limit slot)
+            dispatch.transfer_execute_enqueue(request_id=pk)
         final = (Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN)
         bound = len(key_sets) * float(limit_for(INNER_APPLY, scale=1.0) or 0)
         wait(

@@ -21,6 +21,7 @@ BALANCES_SYNC = "accounts.tasks.balances_sync_task"
 SWEEP = "transfers.tasks.transfers_sweep_task"
 
 RECONCILE_DELAY_S = 2.0  # the exchange's records lag its answers by a moment
+SLOT_RUN_NOW_S = 0.25  # a rate-limit slot this close is waited for by the task (at most 0.4 s)
 
 
 def _task(name: str) -> Any:
@@ -37,13 +38,50 @@ def transfer_execute_enqueue(
 ) -> None:
     """Execute an approved request (now, or after `countdown` s: a rate-limit slot, a retry).
 
-    `reservation`: the rate-limit slot booked for it (exchange.ratelimit.reserve); messages without
-    it (older releases, the sweeper, a retry) book their own when they run."""
+    `reservation`: the rate-limit slot booked for it (exchange.ratelimit.reserve). An immediate
+    enqueue without one books the slot here, so the message is scheduled for it straight away and no
+    worker runs the task early just to book it; messages without it (older releases, a store that
+    could not book) book their own when they run."""
+    if reservation is None and countdown <= 0:
+        countdown, reservation = _book_slot(request_id)
     args: tuple[Any, ...] = (request_id,) if reservation is None else (request_id, reservation)
     if countdown > 0:
         _task(EXECUTE).apply_async(args, countdown=countdown)
     else:
         _task(EXECUTE).apply_async(args)
+
+
+def _book_slot(request_id: int) -> tuple[float, str | None]:
+    """(countdown, reservation) for an approved request's call; (0, None) when nothing was booked."""
+    from bingx import endpoints
+    from exchange import ratelimit  # here: the Celery app module imports this one early
+    from transfers.models import Status, TransferKind, TransferRequest
+
+    # The money-moving endpoint of each kind (as transfers.execution.plan.SEND_ENDPOINTS).
+    SEND_PATHS: dict[str, str] = {
+        TransferKind.WALLET: endpoints.ASSET_TRANSFER.path,
+        TransferKind.INNER: endpoints.INNER_TRANSFER_APPLY.path,
+        TransferKind.SUB_INNER: endpoints.SUB_INNER_TRANSFER_APPLY.path,
+        TransferKind.FAMILY: endpoints.SUB_TRANSFER_ASSET.path,
+    }
+
+    row = (
+        TransferRequest.objects.filter(pk=request_id, status=Status.APPROVED)
+        .values_list("kind", "key_set_id", "key_set__uid")
+        .first()
+    )
+    if row is None:
+        return 0.0, None
+    kind, key_set_id, uid = row
+    try:
+        slot = ratelimit.reserve(
+            scope=ratelimit.scope_for(uid=uid, key_set_id=key_set_id),
+            path=SEND_PATHS[kind],
+            hold_ms=ratelimit.client_hold_ms(),
+        )
+    except ratelimit.RateLimitUnavailable:
+        return 0.0, None  # the run books (or fails closed) itself
+    return (slot.delay_s if slot.delay_s > SLOT_RUN_NOW_S else 0.0), slot.token
 
 
 def transfers_sweep_enqueue() -> None:

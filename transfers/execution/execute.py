@@ -176,7 +176,7 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
 
 # Slots closer than this are waited for inside the task (the pacer's own short wait); further ones
 # are scheduled with a Celery countdown.
-RUN_NOW_S = 0.25
+RUN_NOW_S = dispatch.SLOT_RUN_NOW_S
 _SCHEDULED = "scheduled"
 # A holder whose slot is still taken (it ran late, or the calls before it answered late) keeps its
 # reservation and comes back when the window allows, if that is this soon; else it books anew.
