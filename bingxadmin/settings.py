@@ -247,6 +247,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Task modules autodiscovery (which imports only `<app>.tasks`) does not find.
+CELERY_IMPORTS = ("transfers.tasks_rules",)
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Caches (rate limiter store is separate: see exchange/ratelimit/) -------------------------

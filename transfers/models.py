@@ -534,3 +534,89 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_set} {self.source} {self.scope} @ {self.last_time_ms}"
+
+
+class TransferRuleKind(models.TextChoices):
+    SWEEP = "sweep", "Sweep sub-accounts into the master"
+    TOP_UP = "top_up", "Top up sub-accounts from the master"
+
+
+class TransferRuleStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting a second administrator"
+    ACTIVE = "active", "Active"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Replaced by a newer version"
+
+
+class TransferRule(models.Model):
+    """A saved sweep or top-up rule (docs/workflow.md "Sweep and top-up rules"). Each row is one
+    version, proposed by one administrator and active only once a second one approves it; a change is
+    a new row that `replaces` the active one, which becomes SUPERSEDED when the change is approved."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=TransferRuleKind.choices)
+    key_set = models.ForeignKey(ApiKeySet, on_delete=models.PROTECT, related_name="+")
+    asset = models.CharField(max_length=20)
+    # The family account type (transfers.payload.FAMILY_ACCOUNT_TYPES): the master's wallet a sweep
+    # pays into, or the sub-accounts' wallet a top-up fills (funding only: that is what is read).
+    wallet = models.PositiveSmallIntegerField(default=1)
+    threshold = models.DecimalField(**MONEY, help_text="KEEP for a sweep, TARGET for a top-up.")
+    sub_uids = models.JSONField(default=list, blank=True, help_text="Empty for a sweep: every sub-account.")
+    every_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: on demand only.")
+    status = models.CharField(
+        max_length=16, choices=TransferRuleStatus.choices, default=TransferRuleStatus.PENDING, db_index=True
+    )
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0), name="transfer_rule_threshold_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=TransferRuleKind.values), name="transfer_rule_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TransferRuleStatus.values), name="transfer_rule_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | ~Q(decided_by=models.F("proposed_by")),
+                name="transfer_rule_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule #{self.pk} {self.name} ({self.get_status_display().lower()})"
+
+
+class TransferRuleRun(models.Model):
+    """One run of a rule: the balances read, the legs computed and the batch created (or why none)."""
+
+    rule = models.ForeignKey(TransferRule, on_delete=models.PROTECT, related_name="runs")
+    trigger = models.CharField(max_length=16)  # "manual" or "schedule"
+    run_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    balances = models.JSONField(default=list)
+    legs = models.JSONField(default=list)
+    batch = models.ForeignKey(
+        TransferBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} of rule #{self.rule_id}"

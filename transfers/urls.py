@@ -1,6 +1,6 @@
 from django.urls import path
 
-from transfers.views import address_book, audit, batches, policy, reconciliation, requests
+from transfers.views import address_book, audit, batches, policy, reconciliation, requests, rules
 
 app_name = "transfers"
 
@@ -36,6 +36,13 @@ urlpatterns = [
     path("policy/changes/<int:pk>/approve/", policy.policy_change_approve, name="policy_change_approve"),
     path("policy/changes/<int:pk>/reject/", policy.policy_change_reject, name="policy_change_reject"),
     path("policy/changes/<int:pk>/cancel/", policy.policy_change_cancel, name="policy_change_cancel"),
+    path("rules/", rules.rules, name="rules"),
+    path("rules/new/", rules.rule_edit, name="rule_new"),
+    path("rules/<int:pk>/change/", rules.rule_edit, name="rule_edit"),
+    path("rules/<int:pk>/approve/", rules.rule_approve, name="rule_approve"),
+    path("rules/<int:pk>/reject/", rules.rule_reject, name="rule_reject"),
+    path("rules/<int:pk>/cancel/", rules.rule_cancel, name="rule_cancel"),
+    path("rules/<int:pk>/run/", rules.rule_run, name="rule_run"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
