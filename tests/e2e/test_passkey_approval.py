@@ -61,10 +61,12 @@ def key_set(sandbox: SandboxServer, settings: Any, tmp_path: Path) -> ApiKeySet:
 def test_bob_enrols_a_passkey_approves_with_it_and_execution_verifies_the_signature(
     chromium_path: str, browser: Browser, live_server: Any, key_set: ApiKeySet, monkeypatch: Any
 ) -> None:
-    from transfers.tasks import transfer_execute_task
+    from transfers import dispatch
 
     enqueued: list[int] = []
-    monkeypatch.setattr(transfer_execute_task, "delay", lambda pk: enqueued.append(pk))
+    monkeypatch.setattr(
+        dispatch, "transfer_execute_enqueue", lambda *, request_id, **_: enqueued.append(request_id)
+    )
     alice = member("alice", "requester")
     bob = member("bob", "approver")
     KeySetGrantFactory(key_set=key_set, user=alice, can_view=True, can_request=True)

@@ -80,10 +80,13 @@ def desk(sandbox_url: str, settings, tmp_path) -> ApiKeySet:
 
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    from transfers.tasks import transfer_execute_task
+    from transfers import dispatch
 
     calls: list[int] = []
-    monkeypatch.setattr(transfer_execute_task, "delay", lambda pk: calls.append(pk))
+    # At the dispatch boundary: how the message is published (delay, apply_async) does not matter.
+    monkeypatch.setattr(
+        dispatch, "transfer_execute_enqueue", lambda *, request_id, **_: calls.append(request_id)
+    )
     return calls
 
 
