@@ -1,7 +1,8 @@
 """Claims that outlived their worker: which ones provably sent nothing, and what happens to them.
 
-An execution claims a request (APPROVED → SUBMITTING, `submitted_at` = the claim's time), checks it,
-waits for its rate-limit token, and only then — right before the money-moving call leaves — stamps
+An execution takes its rate-limit token (at its booked slot, or in the client's hook when it had
+none), claims the request (APPROVED → SUBMITTING, `submitted_at` = the claim's time), checks it,
+and only then — right before the money-moving call leaves — stamps
 `sending_at` with a conditional UPDATE that names its own claim (`claim_mark_sending`). So:
 
 * SUBMITTING without `sending_at`: nothing was sent by that claim. If it is older than any live

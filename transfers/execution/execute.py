@@ -2,6 +2,9 @@
 
 Celery delivers at least once; exactly-once comes from the database and the exchange:
 
+0. Take the call's rate-limit token at the slot booked for this request, never sleeping for one: a
+   run without a booking books the next free slot and, unless it is now, is scheduled for it
+   (`_book_slot`, `_take_slot`; docs/execution.md "No worker waits for a token").
 1. Claim APPROVED → SUBMITTING with one conditional UPDATE. A duplicate delivery, a second worker
    or a finished request finds nothing to claim and returns (settling a dead claim it finds:
    claims.py). No row lock is held over the network.
@@ -9,7 +12,7 @@ Celery delivers at least once; exactly-once comes from the database and the exch
    age, recipient, approvers still active and holding approve: `checks.refusal_reason`) outside any
    transaction; a refusal ends the request FAILED with nothing sent.
 3. Call the endpoint for the kind (`plan.plan_call`; inner transfers carry the request's client id as
-   `transferClientId`). The client's `before_request` hook takes the shared rate-limit token, then
+   `transferClientId`). The client's `before_request` hook uses the token of step 0 (or takes one), then
    writes the durable sending mark naming this claim (`claims.claim_mark_sending`); only then is
    the call signed and sent. A claim without the mark provably sent nothing.
 4. Record the outcome in its own transaction through `lifecycle.transition`: one ExecutionAttempt per
