@@ -139,11 +139,11 @@ def acquire(
     if limit is None:
         return Acquired(waited_s=0.0)
     key = f"{scope}:{path}"
-    token = reservation or uuid.uuid4().hex
+    token = uuid.uuid4().hex  # never the reservation's id: each grant is an entry of its own
     started = time.monotonic()
     limiter = store()
     while True:
-        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS, token, hold_ms)
+        wait_ms = limiter.take(key, limit, WINDOW_MS + SAFETY_MS, token, hold_ms, reservation)
         if wait_ms <= 0:
             return Acquired(waited_s=time.monotonic() - started, token=token)
         waited = time.monotonic() - started

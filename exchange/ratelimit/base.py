@@ -29,8 +29,19 @@ class RateLimitUnavailable(Exception):
 
 
 class Store(Protocol):
-    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
-        """Grant `token` (return 0; in flight for up to `hold_ms`) or return the ms until one may be free."""
+    def take(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        reservation: str | None = None,
+    ) -> int:
+        """Grant `token` (return 0; in flight for up to `hold_ms`) or return the ms until one may be free.
+
+        `reservation`: a slot booked with `reserve`; while still booked, the grant comes at its slot
+        and uses it up."""
 
     def settle(self, key: str, token: str, window_ms: int) -> None:
         """The call behind `token` has been answered (or failed): count it from now."""

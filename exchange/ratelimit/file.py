@@ -61,7 +61,15 @@ class FileStore:
         os.ftruncate(fd, 0)
         os.write(fd, data)
 
-    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
+    def take(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        reservation: str | None = None,
+    ) -> int:
         try:
             with self._locked(key) as (fd, state):
                 now = int(time.time() * 1000)
@@ -70,7 +78,7 @@ class FileStore:
                     return blocked - now
                 hits = _hits(state, now=now, window_ms=window_ms)
                 reserved = _reserved(state, now=now)
-                mine = reserved.pop(token, None)
+                mine = reserved.pop(reservation, None) if reservation else None
                 if mine is not None and mine > now:
                     return mine - now  # early for its slot
                 wait_ms = wait_for(stamps=list(hits.values()), limit=limit, window_ms=window_ms, now=now)

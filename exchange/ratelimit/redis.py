@@ -98,8 +98,10 @@ local function plan(skip)
 end
 """
 
-# take: ARGV token (3). With a reservation of its own: not before its slot, then only the calls made
-# count. Without: the calls made, and the reservations made before it (it queues behind them).
+# take: ARGV token (3), reservation (8, '' for none). With a reservation still booked: not before its
+# slot, then only the calls made count, and the reservation becomes the token (a new id, so a second
+# delivery holding the same reservation can never touch this call's entry). Without: the calls made,
+# and the reservations made before it (it queues behind them).
 _TAKE_LUA = (
     _PRELUDE_LUA
     + """
@@ -109,7 +111,11 @@ end
 if blocked > now then
   return {blocked - now, reset}
 end
-local mine = redis.call('ZSCORE', KEYS[4], ARGV[3])
+local reservation = ARGV[8]
+local mine = false
+if reservation ~= '' then
+  mine = redis.call('ZSCORE', KEYS[4], reservation)
+end
 if mine and tonumber(mine) > now then
   return {tonumber(mine) - now, reset}
 end
@@ -122,12 +128,14 @@ if count >= limit then
   return {math.max(1, blocking + window - now), reset}
 end
 if not mine and redis.call('ZCARD', KEYS[4]) > 0 then
-  local slot = plan(ARGV[3])
+  local slot = plan(reservation)
   if slot > now then
     return {slot - now, reset}
   end
 end
-redis.call('ZREM', KEYS[4], ARGV[3])
+if mine then
+  redis.call('ZREM', KEYS[4], reservation)
+end
 redis.call('ZADD', KEYS[1], now + inflight, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window + inflight)
 return {0, reset}
@@ -213,9 +221,17 @@ class RedisStore:
                 int(wait_ms),
             )
 
-    def take(self, key: str, limit: int, window_ms: int, token: str, hold_ms: int = INFLIGHT_MS) -> int:
+    def take(
+        self,
+        key: str,
+        limit: int,
+        window_ms: int,
+        token: str,
+        hold_ms: int = INFLIGHT_MS,
+        reservation: str | None = None,
+    ) -> int:
         try:
-            args = self._args(limit, window_ms, token, hold_ms)
+            args = [*self._args(limit, window_ms, token, hold_ms), reservation or ""]
             wait_ms, reset = self._take(keys=self._all_keys(key), args=args)
         except self._errors as exc:
             raise self._unavailable(exc) from exc

@@ -93,7 +93,8 @@ def test_the_holder_uses_its_slot_and_a_newcomer_queues_behind_it(any_limiter):
     time.sleep(booked.delay_s)
     started = time.monotonic()
     got = acquire(scope=scope, path=INNER_APPLY, reservation=booked.token, max_wait=0.4)
-    assert got.token == booked.token
+    assert got.token is not None
+    assert got.token != booked.token  # a grant is an entry of its own, never the reservation's id
     assert time.monotonic() - started < 0.3
     # The slot is a token now: the window holds for everybody else.
     ratelimit.settle(scope=scope, path=INNER_APPLY, token=got.token)
@@ -170,3 +171,18 @@ def test_a_token_nothing_was_sent_with_is_given_back(any_limiter):
     taken = [acquire(scope=scope, path=INNER_APPLY) for _ in range(2)]
     ratelimit.cancel(scope=scope, path=INNER_APPLY, token=taken[0].token)  # a duplicate delivery
     acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)
+
+
+def test_a_second_delivery_holding_the_same_reservation_cannot_undo_the_first_call(any_limiter):
+    # A redelivered message carries the reservation already used: its token is its own, and giving
+    # it back (nothing to claim) leaves the first call counted.
+    scope = _scope()
+    booked = reserve(scope=scope, path=INNER_APPLY)
+    first = acquire(scope=scope, path=INNER_APPLY, reservation=booked.token, max_wait=0.4)
+    second = acquire(scope=scope, path=INNER_APPLY, reservation=booked.token, max_wait=0.4)
+    assert first.token != second.token
+    ratelimit.cancel(scope=scope, path=INNER_APPLY, token=second.token)
+    ratelimit.cancel(scope=scope, path=INNER_APPLY, token=booked.token)
+    acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)  # the second of two places
+    with pytest.raises(RateLimitUnavailable):  # the first call still counts
+        acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)
