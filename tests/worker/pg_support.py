@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -141,17 +140,3 @@ def hold_table_lock(table: str) -> Any:
     )
     conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
     return conn
-
-
-def wait_until_reachable(check: object, *, timeout: float = 60) -> None:
-    """Poll `check()` (a query) until the database answers again."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()  # type: ignore[operator]
-            return
-        except Exception:
-            connection.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
