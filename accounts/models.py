@@ -351,3 +351,6 @@ class StepUpThrottle(models.Model):
 from accounts.people_models import PeopleChange as PeopleChange  # noqa: E402
 from accounts.people_models import PeopleChangeKind as PeopleChangeKind  # noqa: E402
 from accounts.people_models import PeopleChangeStatus as PeopleChangeStatus  # noqa: E402
+
+# Per-person preferences (notifications, time zone) live in their own module.
+from accounts.preferences_models import PersonPreferences as PersonPreferences  # noqa: E402
