@@ -311,6 +311,10 @@ TRANSFER_ABSENT_RESENDS = env.int("TRANSFER_ABSENT_RESENDS", default=2)
 # Execution refuses a request older than this (from submission): above the TTL, so an approval near
 # the end of the TTL still executes, yet a long-deferred transfer is never sent days later.
 TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)
+# The balance check of a new request (transfers/available.py): the exchange's last answer is used while
+# younger than this, else read again at page time with this short timeout and no retries.
+TRANSFER_BALANCE_MAX_AGE_SECONDS = env.int("TRANSFER_BALANCE_MAX_AGE_SECONDS", default=60)
+TRANSFER_BALANCE_READ_TIMEOUT_SECONDS = env.float("TRANSFER_BALANCE_READ_TIMEOUT_SECONDS", default=3.0)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Email -----------------------------------------------------------------------------------
