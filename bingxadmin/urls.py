@@ -7,6 +7,7 @@ from bingxadmin.health import health
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/preferences/", include("accounts.preferences_urls")),
     path("account/", include("accounts.second_factor_urls")),
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
