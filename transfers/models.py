@@ -303,6 +303,9 @@ class TransferRequest(models.Model):
     # Set right before the money-moving call leaves (after the rate-limit token): a claim without it
     # provably sent nothing and goes back to APPROVED (transfers/execution/claims.py).
     sending_at = models.DateTimeField(null=True, blank=True)
+    # When the execution message scheduled for a rate-limit slot is due (transfers.dispatch): until
+    # then an APPROVED request waiting for its slot is not lost, and the sweeper leaves it alone.
+    execute_at = models.DateTimeField(null=True, blank=True)
     # Executions again after the exchange's records proved the earlier one absent (bounded).
     absent_resends = models.PositiveSmallIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
