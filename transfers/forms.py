@@ -176,7 +176,12 @@ REQUEST_FORMS: dict[str, type[RequestForm]] = {
 class DecisionForm(forms.Form):
     """The comment; the second factor comes in the step-up fields (templates/accounts/_stepup.html)."""
 
-    comment = forms.CharField(max_length=500, required=False, widget=forms.TextInput())
+    comment = forms.CharField(
+        max_length=500,
+        required=False,  # required to reject: the service says so (transfer_request_reject)
+        label="Comment (your reason, required to reject)",
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
 
 
 class QueueFilterForm(forms.Form):

@@ -35,6 +35,22 @@ KIND_NEEDS: dict[str, KindNeeds] = {
 }
 
 
+# BingX's wallet names as people say them ("USDTMPerp" → "USDT-M perpetual futures").
+WALLET_LABELS: dict[str, str] = {
+    "fund": "Funding",
+    "spot": "Spot",
+    "stdFutures": "Standard futures",
+    "USDTMPerp": "USDT-M perpetual futures",
+    "coinMPerp": "Coin-M perpetual futures",
+}
+
+
+def wallet_label(name: object) -> str:
+    """The people's name of a BingX wallet; an unknown name is shown as given."""
+    text = str(name or "")
+    return WALLET_LABELS.get(text, text or "?")
+
+
 def key_set_usable_for(*, key_set: ApiKeySet, kind: str) -> str | None:
     """Why the key set cannot pay a transfer of this kind, or None when it can."""
     needs = KIND_NEEDS[kind]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.formatting import amount_label
 from accounts.models import MONEY, ApiKeySet
 from transfers.amounts import amount_matches
 
@@ -160,7 +161,7 @@ class DailyLimit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key_set}: {self.limit} {self.asset} / 24 h"
+        return f"{self.key_set}: {amount_label(amount=self.limit, asset=self.asset)} / 24 h"
 
 
 class PolicyChangeAction(models.TextChoices):
@@ -357,7 +358,9 @@ class TransferRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.amount} {self.asset} ({self.get_kind_display()})"
+        # The payload's exact amount, formatted ("0.05 BTC", never the column's 18 decimals).
+        label = amount_label(amount=(self.payload or {}).get("amount", self.amount), asset=self.asset)
+        return f"#{self.pk} {label} ({self.get_kind_display()})"
 
     @property
     def amount_text(self) -> str:
@@ -520,7 +523,7 @@ class TransferRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source} {self.exchange_id} {self.amount} {self.asset}"
+        return f"{self.source} {self.exchange_id} {amount_label(amount=self.amount, asset=self.asset)}"
 
 
 class SyncCursor(models.Model):

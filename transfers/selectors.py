@@ -15,8 +15,9 @@ from accounts.access import Capability, key_sets_for, user_can
 from accounts.models import ApiKeySet, AuditEvent, BalanceSnapshot, User
 from exchange.clients import client_for
 from exchange.problems import exchange_problem
+from transfers.failures import failure_text
 from transfers.filters import ascii_int
-from transfers.kinds import KIND_NEEDS, key_set_usable_for
+from transfers.kinds import KIND_NEEDS, key_set_usable_for, wallet_label
 from transfers.models import (
     Approval,
     Decision,
@@ -33,6 +34,7 @@ from transfers.payload import (
     payload_verify,
 )
 from transfers.policy import daily_usage, eligible_approvers, policy_version_current
+from transfers.request_facts import RequestFacts, request_facts
 
 
 def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
@@ -250,7 +252,7 @@ def history_csv_rows(qs: QuerySet[TransferRequest]) -> Iterator[tuple[Any, ...]]
 def destination_text_of(*, kind: str, payload: dict[str, Any]) -> str:
     p = payload
     if kind == TransferKind.WALLET:
-        return f"own wallet {p.get('to_wallet')}"
+        return f"own {wallet_label(p.get('to_wallet'))} wallet"
     if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
         rtype = RECIPIENT_TYPES.get(int(p.get("recipient_type") or 0), "?")
         calling = f"+{p['calling_code']} " if p.get("calling_code") else ""
@@ -269,7 +271,7 @@ def destination_text(req: TransferRequest) -> str:
 def source_text_of(*, kind: str, payload: dict[str, Any], key_set_label: str) -> str:
     p = payload
     if kind == TransferKind.WALLET:
-        return f"own wallet {p.get('from_wallet')}"
+        return f"own {wallet_label(p.get('from_wallet'))} wallet"
     if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
         return f"{WALLET_TYPES.get(int(p.get('wallet_type') or 0), '?')} wallet of {key_set_label}"
     if kind == TransferKind.FAMILY:
@@ -378,6 +380,13 @@ class RequestDetail:
     destination: str
     daily: Any = None
     payload_items: list[tuple[str, Any]] = field(default_factory=list)
+    facts: RequestFacts | None = None
+    failure: Any = None
+
+    @property
+    def balance_after(self) -> Decimal | None:
+        """The source's free balance once this transfer has moved (as last synced)."""
+        return None if self.balance is None else self.balance.free - self.req.amount
 
     @property
     def progress_pct(self) -> int:
@@ -403,6 +412,8 @@ def request_detail(*, user: User, pk: int) -> RequestDetail:
         destination=destination_text(req),
         daily=daily_usage(key_set=req.key_set, asset=req.asset),
         payload_items=sorted(req.payload.items()),
+        facts=request_facts(req=req, decisions=decisions, visible=requests_visible_to(user=user)),
+        failure=failure_text(code=req.failure_code, message=req.failure_message, asset=req.asset),
     )
 
 

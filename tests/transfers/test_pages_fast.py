@@ -206,7 +206,7 @@ def test_status_endpoint_enforces_the_detail_pages_permission(pending, key_set):
 def test_detail_page_polls_the_cheap_endpoint(alice, pending):
     body = signed_in(alice).get(reverse("transfers:request_detail", args=[pending.pk])).content.decode()
     state = reverse("transfers:request_state", args=[pending.pk])
-    assert f'hx-get="{state}?shown=pending:0" hx-trigger="every 3s" hx-swap="none"' in body
+    assert f'hx-get="{state}?shown=pending:0" hx-trigger="every 500ms" hx-swap="none"' in body
     assert 'hx-trigger="bx-status-moved from:body"' in body
 
 

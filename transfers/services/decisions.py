@@ -145,6 +145,11 @@ def _decide(
     if req is None:
         raise DecisionRefused("No such request.", code="not_found")
     _decision_refusal(req=req, user=user)
+    if decision == Decision.REJECT and not (comment or "").strip():  # before a second factor is spent
+        raise DecisionRefused(
+            "Say why you reject this request: the requester reads your reason. Nothing was changed.",
+            code="reason_required",
+        )
     proof = _step_up(req=req, user=user, decision=decision, stepup=stepup, ip=ip)
     return _decide_locked(
         request_id=request_id,
@@ -292,7 +297,8 @@ def transfer_request_reject(
     ip: str | None = None,
     user_agent: str = "",
 ) -> TransferRequest:
-    """Reject, confirmed by a second factor: one eligible approver's reject ends the request."""
+    """Reject, confirmed by a second factor, with a reason (`comment`, required): one eligible
+    approver's reject ends the request."""
     return _decide(
         request_id=request_id,
         user=approver,

@@ -216,7 +216,7 @@ def _decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         if exc.code == "no_grant":
             raise PermissionDenied(str(exc)) from None
         messages.error(request, str(exc))
-        if exc.code in ("second_factor", "locked", "passkey_required"):
+        if exc.code in ("second_factor", "locked", "passkey_required", "reason_required"):
             detail = selectors.request_detail(user=user, pk=pk)
             context = {
                 "x": detail,

@@ -145,7 +145,14 @@ def test_inactive_user_cannot_decide(pending, bob):
 def test_decision_needs_the_approvers_second_factor(pending, bob, stepup):
     stepup_data(bob)  # enrolled, so the refusal is about the code itself
     refused("second_factor", transfer_request_approve, request_id=pending.pk, approver=bob, stepup=stepup)
-    refused("second_factor", transfer_request_reject, request_id=pending.pk, approver=bob, stepup=stepup)
+    refused(
+        "second_factor",
+        transfer_request_reject,
+        request_id=pending.pk,
+        approver=bob,
+        stepup=stepup,
+        comment="wrong amount",
+    )
     pending.refresh_from_db()
     assert pending.status == Status.PENDING
     assert pending.approvals.count() == 0
@@ -377,7 +384,27 @@ def test_a_rule_proposed_with_a_passkey_threshold_refuses_totp_approvals_above_i
         "passkey_required", transfer_request_approve, request_id=big.pk, approver=bob, stepup=stepup_data(bob)
     )
     transfer_request_reject(
-        request_id=big.pk, approver=bob, stepup=stepup_data(bob)
+        request_id=big.pk, approver=bob, stepup=stepup_data(bob), comment="too much"
     )  # rejecting needs no passkey
     big.refresh_from_db()
     assert big.status == Status.REJECTED
+
+
+@pytest.mark.parametrize("comment", ["", "   "])
+def test_a_rejection_needs_a_reason_and_spends_no_second_factor(pending, bob, comment):
+    data = stepup_data(bob)
+    refused(
+        "reason_required",
+        transfer_request_reject,
+        request_id=pending.pk,
+        approver=bob,
+        stepup=data,
+        comment=comment,
+    )
+    pending.refresh_from_db()
+    assert pending.status == Status.PENDING
+    assert pending.approvals.count() == 0
+    # the code was not spent: the same code still rejects, with a reason
+    req = transfer_request_reject(request_id=pending.pk, approver=bob, stepup=data, comment="wrong wallet")
+    assert req.status == Status.REJECTED
+    assert req.approvals.get().comment == "wrong wallet"

@@ -60,7 +60,7 @@ def test_a_signature_for_one_request_does_not_approve_another(
     with pytest.raises(DecisionRefused, match="signed a different decision"):
         transfer_request_approve(request_id=other.pk, approver=bob, stepup=for_pending)
     with pytest.raises(DecisionRefused, match="signed a different decision"):
-        transfer_request_reject(request_id=pending.pk, approver=bob, stepup=for_pending)
+        transfer_request_reject(request_id=pending.pk, approver=bob, stepup=for_pending, comment="no")
 
     assert not Approval.objects.exists()
     other.refresh_from_db()
