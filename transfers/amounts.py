@@ -6,6 +6,7 @@ that amount as the database stored it, so reads can restore it and record matchi
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import Decimal
 
 from django.db import connections
@@ -27,3 +28,38 @@ def amount_matches(*, exact: Decimal, stored: Decimal | None, using: str = "defa
     if stored is None:
         return False
     return stored == exact or stored == amount_as_stored(exact, using=using)
+
+
+# --- typed amounts ---------------------------------------------------------------------------------
+
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_SEPARATORS = frozenset(",'_\u2019\u00a0\u202f\u2009")  # thousands separators and decimal commas of locales
+
+
+class AmountTextError(ValueError):
+    """Typed amount text that is not a plain decimal; the message says what to change."""
+
+
+def amount_parse_text(text: object) -> Decimal:
+    """A typed amount: ASCII digits with at most one decimal point, nothing else — no exponent
+    ("1e3"), no surrounding or inner spaces (" 25 "), no thousands or locale separators ("1,000",
+    "1'000", "25,5"), no sign. Only the shape is checked here; payload.amount_clean checks the value."""
+    if not isinstance(text, str):
+        raise AmountTextError("Enter the amount as text, for example 25 or 0.015.")
+    if text == "":
+        raise AmountTextError("Enter the amount.")
+    if _PLAIN_DECIMAL.fullmatch(text):
+        return Decimal(text)
+    if text != text.strip() or any(ch.isspace() for ch in text):
+        raise AmountTextError("Remove the spaces: type only digits and one decimal point, e.g. 1250.5.")
+    if "e" in text.lower():
+        raise AmountTextError("Write the amount out in full (1000, not 1e3): no exponent.")
+    if any(ch in _SEPARATORS for ch in text):
+        raise AmountTextError(
+            "Use no thousands separators and a point for decimals: digits and one decimal point, e.g. 1250.5."
+        )
+    if text[0] == "-":
+        raise AmountTextError("The amount must be greater than zero.")
+    if text[0] == "+":
+        raise AmountTextError("Enter the amount without a sign.")
+    raise AmountTextError("Enter the amount as a plain decimal number, for example 25 or 0.015.")

@@ -11,6 +11,7 @@ from accounts.access import Capability, key_sets_for
 from accounts.audit_access import AuditFilters
 from accounts.models import ApiKeySet, User, Wallet
 from transfers import selectors
+from transfers.amounts import AmountTextError, amount_parse_text
 from transfers.filters import AssetFilterField, FilterDateField, date_range_clean
 from transfers.models import RecipientType, Status, TransferKind
 from transfers.payload import (
@@ -37,11 +38,26 @@ class RequestForm(forms.Form):
     kind_fields: tuple[str, ...] = ()
 
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.none(), empty_label=None)
-    asset = forms.CharField(max_length=20, initial="USDT", help_text="Symbol, e.g. USDT.")
+    asset = forms.CharField(
+        max_length=20,
+        initial="USDT",
+        help_text="Pick one BingX lists as transferable (see “Available on the exchange”).",
+        widget=forms.TextInput(attrs={"list": "transferable-assets", "autocomplete": "off"}),
+    )
     amount = forms.CharField(
         max_length=40,
-        help_text=f"A positive decimal with at most {AMOUNT_DECIMALS} decimal places (BingX's precision).",
+        strip=False,  # " 25 " is refused with a message, never silently trimmed
+        help_text=f"Digits and one decimal point, at most {AMOUNT_DECIMALS} decimal places: no spaces, "
+        "separators or exponent.",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    balance_override = forms.BooleanField(
+        required=False,
+        label="Submit above the available balance",
+        help_text="Only when you know more money arrives before execution; approvers see your reason.",
+    )
+    balance_override_reason = forms.CharField(
+        max_length=300, required=False, label="Reason for going above the available balance"
     )
     note = forms.CharField(max_length=300, required=False, help_text="For people; not sent to BingX.")
 
@@ -50,8 +66,18 @@ class RequestForm(forms.Form):
         field = self.fields["key_set"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = selectors.key_sets_requestable(user=user, kind=self.kind)
-        # Field order: key set, kind fields, asset, amount, note.
-        self.order_fields(["key_set", *self.kind_fields, "asset", "amount", "note"])
+        # Field order: key set, kind fields, asset, amount, the balance override, note.
+        self.order_fields(
+            [
+                "key_set",
+                *self.kind_fields,
+                "asset",
+                "amount",
+                "balance_override",
+                "balance_override_reason",
+                "note",
+            ]
+        )
 
     def clean_asset(self) -> str:
         try:
@@ -61,9 +87,21 @@ class RequestForm(forms.Form):
 
     def clean_amount(self) -> Decimal:
         try:
-            return amount_clean(self.cleaned_data.get("amount"))
-        except PayloadError as exc:
+            return amount_clean(amount_parse_text(self.cleaned_data.get("amount")))
+        except (AmountTextError, PayloadError) as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_balance_override_reason(self) -> str:
+        reason = (self.cleaned_data.get("balance_override_reason") or "").strip()
+        if self.cleaned_data.get("balance_override") and not reason:
+            raise forms.ValidationError("Say why the amount may be above the available balance.")
+        return reason
+
+    def override_reason(self) -> str:
+        """The override reason when the box is ticked, else "" (an unticked box overrides nothing)."""
+        if not self.cleaned_data.get("balance_override"):
+            return ""
+        return str(self.cleaned_data.get("balance_override_reason") or "")
 
     def service_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.kind_fields}

@@ -5,10 +5,11 @@ family members and wallets for a master-driven family transfer."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from accounts.models import ApiKeySet
-from transfers.models import AllowedRecipient, TransferKind
+from transfers.models import AllowedRecipient, TransferKind, TransferRequest
 from transfers.payload import FAMILY_ACCOUNT_TYPES, FAMILY_MEMBER_TYPES, WALLET_TYPES, WALLETS
 from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
 from transfers.refusals import RequestRefused
@@ -104,3 +105,28 @@ def request_fields_clean(*, kind: str, key_set: ApiKeySet, fields: dict[str, Any
     if cleaner is None:
         raise RequestRefused("Unknown transfer kind.")
     return cleaner(kind=kind, key_set=key_set, fields=fields)
+
+
+def request_initial_from(req: TransferRequest) -> dict[str, Any]:
+    """The new-request form's initial values for "Submit again": the old request's payload as typed."""
+    p = req.payload
+    initial: dict[str, Any] = {
+        "key_set": req.key_set_id,
+        "asset": req.asset,
+        "amount": format(Decimal(str(p.get("amount"))).normalize(), "f"),
+        "note": req.note,
+    }
+    if req.kind == TransferKind.WALLET:
+        initial.update(from_wallet=p.get("from_wallet"), to_wallet=p.get("to_wallet"))
+    elif req.kind in (TransferKind.INNER, TransferKind.SUB_INNER):
+        initial.update(
+            wallet_type=p.get("wallet_type"),
+            recipient_type=p.get("recipient_type"),
+            recipient_account=p.get("recipient_account"),
+            calling_code=p.get("calling_code") or "",
+        )
+    elif req.kind == TransferKind.FAMILY:
+        initial.update({name: p.get(name) for name in FAMILY_FIELDS})
+        remark = str(p.get("remark") or "")
+        initial["remark"] = "" if remark == req.client_id else remark  # the client id was added for BingX
+    return initial

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,9 @@ from accounts.access import Capability, user_can
 from accounts.audit import audit_record
 from accounts.models import ApiKeySet, User
 from transfers import notifications
+from transfers.amounts import AmountTextError, amount_parse_text
+from transfers.available import Available, available_for
+from transfers.events import CREATED, request_event_send
 from transfers.kinds import KIND_NEEDS, key_set_usable_for
 from transfers.lifecycle import transition
 from transfers.models import (
@@ -64,7 +68,7 @@ def requests_mark_stale(
     """Mark pending requests STALE (one audit event each). Call inside the caller's transaction."""
     count = 0
     for req in requests.select_for_update().filter(status=Status.PENDING):
-        count += transition(
+        moved = transition(
             request=req,
             from_statuses=(Status.PENDING,),
             to_status=Status.STALE,
@@ -74,6 +78,11 @@ def requests_mark_stale(
             after={"status": Status.STALE, "reason": reason},
             ip=ip,
         )
+        count += moved
+        if moved:
+            transaction.on_commit(
+                partial(notifications.notify_requester_stale, request_id=req.pk, reason=reason), robust=True
+            )
     return count
 
 
@@ -105,6 +114,46 @@ def _daily_limit_ensure(*, key_set: ApiKeySet, asset: str, amount: Decimal) -> N
             f"on key set “{key_set.label}”: {used.normalize():f} already requested, "
             f"{left.normalize():f} left."
         )
+
+
+class OverBalance(RequestRefused):
+    """The amount is above what the exchange last said is available, and no override was given."""
+
+
+def _money(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+def balance_check(
+    *, available: Available, asset: str, amount: Decimal, override_reason: str = ""
+) -> dict[str, Any]:
+    """Compare the amount with what the exchange last said is available. Returns the facts for the
+    audit trail; OverBalance when above it without an override reason. Unknown balance: not refused
+    (the exchange may be down), recorded as unknown so approvers see it."""
+    facts = available.facts(asset=asset)
+    have = available.amount(asset)
+    if have is None:
+        return {**facts, "check": "unknown", "problem": available.problem}
+    if amount <= have:
+        return {**facts, "check": "ok"}
+    reason = (override_reason or "").strip()
+    if not reason:
+        said = f"as BingX said {available.age_text}"
+        if have == 0 and asset not in available.assets_listed:
+            listed = ", ".join(available.assets_listed) or "nothing"
+            what = (
+                f"BingX lists no {asset} that can be moved from {available.label} ({said}; it lists {listed})"
+            )
+        else:
+            what = f"Only {_money(have)} {asset} is available in {available.label} ({said})"
+        raise OverBalance(
+            f"{what}; you asked for {_money(amount)} {asset}. Lower the amount "
+            "(Max fills what is available), or tick “Submit above the available balance” "
+            "and give the approvers a reason."
+        )
+    if len(reason) > 300:
+        raise RequestRefused("Keep the reason for going above the available balance under 300 characters.")
+    return {**facts, "check": "override", "override_reason": reason}
 
 
 @dataclass(frozen=True)
@@ -144,7 +193,9 @@ def request_input_clean(
 # --- requests ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+RESUBMITTABLE = (Status.STALE, Status.EXPIRED, Status.FAILED)
+
+
 def transfer_request_create(
     *,
     requester: User,
@@ -155,8 +206,69 @@ def transfer_request_create(
     fields: dict[str, Any],
     note: str = "",
     ip: str | None = None,
+    balance_override_reason: str = "",
+    resubmit_of: int | None = None,
 ) -> TransferRequest:
-    """Submit a request: validate everything, fix the quorum, store the canonical payload and its hash."""
+    """Submit a request: validate everything, check the amount against what the exchange last said is
+    available (above it only with `balance_override_reason`, audited), fix the quorum, store the
+    canonical payload and its hash. `resubmit_of`: the stale, expired or failed request this one
+    submits again (linked both ways in the audit trail; the new request needs its own approvals).
+
+    A typed amount (str) must be a plain decimal (transfers.amounts.amount_parse_text)."""
+    if isinstance(amount, str):
+        try:
+            amount = amount_parse_text(amount)
+        except AmountTextError as exc:
+            raise RequestRefused(str(exc)) from None
+    # The exchange is read (when the last answer is too old) before any lock is taken.
+    key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
+    available = Available()
+    if key_set is not None and user_can(user=requester, key_set=key_set, capability=Capability.REQUEST):
+        available = available_for(key_set=key_set, kind=kind, fields=fields)
+    return _request_create(
+        requester=requester,
+        key_set_id=key_set_id,
+        kind=kind,
+        asset=asset,
+        amount=amount,
+        fields=fields,
+        note=note,
+        ip=ip,
+        available=available,
+        balance_override_reason=balance_override_reason,
+        resubmit_of=resubmit_of,
+    )
+
+
+def _resubmitted_ensure(*, requester: User, old_id: int | None) -> TransferRequest | None:
+    if old_id is None:
+        return None
+    old = TransferRequest.objects.select_related("key_set").filter(pk=old_id).first()
+    if old is None or not user_can(user=requester, key_set=old.key_set, capability=Capability.VIEW):
+        raise RequestRefused("No such request to submit again.")
+    if old.status not in RESUBMITTABLE:
+        raise RequestRefused(
+            f"Only a stale, expired or failed request can be submitted again "
+            f"(#{old.pk} is {old.get_status_display().lower()})."
+        )
+    return old
+
+
+@transaction.atomic
+def _request_create(
+    *,
+    requester: User,
+    key_set_id: int,
+    kind: str,
+    asset: str,
+    amount: Decimal | str,
+    fields: dict[str, Any],
+    note: str,
+    ip: str | None,
+    available: Available,
+    balance_override_reason: str,
+    resubmit_of: int | None,
+) -> TransferRequest:
     # Lock the key set: serialises submissions per key set, so the daily limit cannot be raced past.
     key_set = ApiKeySet.objects.select_for_update().filter(pk=key_set_id).first()
     if key_set is None or not user_can(user=requester, key_set=key_set, capability=Capability.VIEW):
@@ -168,6 +280,10 @@ def transfer_request_create(
     note = (note or "").strip()
     if len(note) > 300:
         raise RequestRefused("Keep the note under 300 characters.")
+    old = _resubmitted_ensure(requester=requester, old_id=resubmit_of)
+    balance = balance_check(
+        available=available, asset=clean_asset, amount=clean_amount, override_reason=balance_override_reason
+    )
 
     quorum = _quorum_reachable(
         key_set=key_set, requester=requester, kind=kind, asset=clean_asset, amount=clean_amount
@@ -216,9 +332,28 @@ def transfer_request_create(
             "payload_sha256": req.payload_sha256,
             "required_approvals": req.required_approvals,
             "policy_rule": quorum.rule.pk if quorum.rule else None,
+            "balance_check": balance,
+            **({"resubmit_of": old.pk} if old is not None else {}),
         },
         ip=ip,
     )
+    if balance["check"] == "override":
+        audit_record(
+            actor=requester,
+            verb="transfer.balance_override",
+            obj=req,
+            after={"amount": _money(clean_amount), "asset": clean_asset, **balance},
+            ip=ip,
+        )
+    if old is not None:
+        audit_record(
+            actor=requester,
+            verb="transfer.resubmitted",
+            obj=old,
+            after={"status": old.status, "resubmitted_as": req.pk},
+            ip=ip,
+        )
+    request_event_send(request=req, event=CREATED)
     pk = req.pk
     transaction.on_commit(lambda: notifications.notify_approvers_waiting(request_id=pk), robust=True)
     return req

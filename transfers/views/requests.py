@@ -18,8 +18,10 @@ from accounts.models import User
 from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, request_user
 from transfers import batch_selectors, recipients, selectors
+from transfers.amounts import AmountTextError, amount_parse_text
 from transfers.approval_proof import approval_binding, approval_purpose, passkey_required
-from transfers.filters import AvailableQueryForm
+from transfers.available import Available, available_for
+from transfers.filters import AvailableQueryForm, ascii_int
 from transfers.forms import (
     REQUEST_FORMS,
     DecisionForm,
@@ -34,6 +36,7 @@ from transfers.models import (
 from transfers.refusals import DecisionRefused, RequestRefused
 from transfers.services import decisions
 from transfers.services import requests as request_services
+from transfers.services.request_fields import request_initial_from
 from transfers.views.base import guarded
 
 QUEUE_PAGE_SIZE = 50
@@ -71,15 +74,27 @@ def _known_recipients(*, user: User, form: Any) -> list[tuple[str, str]]:
     return sorted(seen.items())
 
 
+def _resubmitted(*, user: User, raw: str | None) -> TransferRequest | None:
+    """The stale, expired or failed request a "Submit again" starts from (404 when not visible)."""
+    pk = ascii_int(raw) if raw else None
+    if pk is None:
+        return None
+    old = selectors.request_get_for(user=user, pk=pk)
+    return old if old.status in request_services.RESUBMITTABLE else None
+
+
 @require_http_methods(["GET", "POST"])
 @guarded
 def request_new(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    kind = request.POST.get("kind") or request.GET.get("kind") or TransferKind.WALLET
+    old = _resubmitted(user=user, raw=request.POST.get("again") or request.GET.get("again"))
+    kind = request.POST.get("kind") or request.GET.get("kind") or (old.kind if old else TransferKind.WALLET)
     if kind not in REQUEST_FORMS:
         kind = TransferKind.WALLET
     form_class = REQUEST_FORMS[kind]
-    form = form_class(request.POST or None, user=user)
+    initial = request_initial_from(old) if old is not None and old.kind == kind else None
+    form = form_class(request.POST or None, user=user, initial=initial)
+    over_balance = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -92,17 +107,27 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 fields=form.service_fields(),
                 note=data.get("note") or "",
                 ip=client_ip(request),
+                balance_override_reason=form.override_reason(),
+                resubmit_of=old.pk if old is not None else None,
             )
+        except request_services.OverBalance as exc:
+            over_balance = True
+            form.add_error(None, str(exc))
         except RequestRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Transfer request #{req.pk} submitted; approvers have been told.")
+            again = f" (submitted again from #{old.pk})" if old is not None else ""
+            messages.success(
+                request, f"Transfer request #{req.pk} submitted{again}; approvers have been told."
+            )
             return redirect("transfers:request_detail", pk=req.pk)
     context = {
         "form": form,
         "kind": kind,
         "kinds": TransferKind.choices,
         "known": _known_recipients(user=user, form=form) if kind in ("inner", "sub_inner", "family") else [],
+        "again": old,
+        "over_balance": over_balance or bool(form.is_bound and form.data.get("balance_override")),
     }
     return render(
         request, "transfers/request_new.html", context, status=400 if request.method == "POST" else 200
@@ -112,20 +137,33 @@ def request_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 @guarded
 def request_available(request: HttpRequest) -> HttpResponse:
-    """htmx: what BingX says can be moved for the form's current choices (errors shown as a message)."""
+    """htmx: what BingX says can be moved for the form's current choices, and when it said so (a short
+    read without retries; the last known answer with its age when the exchange cannot be reached)."""
     user = request_user(request)
     query = AvailableQueryForm(request.GET)
-    if not query.is_valid():
-        result = selectors.Transferable(problem="Choose a key set to see what can be moved.")
+    asset = (request.GET.get("asset") or "").strip().upper()
+    context: dict[str, Any] = {"asset": asset}
+    key_set = None
+    if query.is_valid():
+        key_set = (
+            key_sets_for(user=user, capability=Capability.REQUEST)
+            .filter(pk=query.cleaned_data["key_set"])
+            .first()
+        )
+    if key_set is None:
+        context["a"] = Available(problem="Choose a key set you may request on to see what can be moved.")
     else:
         params = {k: request.GET.get(k, "") for k in request.GET}
-        result = selectors.transferable_for(
-            user=user,
-            key_set_id=query.cleaned_data["key_set"],
-            kind=query.cleaned_data["kind"],
-            params=params,
-        )
-    return render(request, "transfers/_available.html", {"t": result})
+        a = available_for(key_set=key_set, kind=query.cleaned_data["kind"], fields=params)
+        have = a.amount(asset) if asset else None
+        context.update(a=a, asset_amount=have, sandbox=key_set.is_sandbox)
+        try:
+            typed = amount_parse_text(request.GET.get("amount") or "")
+        except AmountTextError:
+            typed = None
+        if typed is not None and have is not None and typed > have:
+            context["over"] = typed
+    return render(request, "transfers/_available.html", context)
 
 
 @require_GET
