@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "transfers.context_processors.approvals_waiting",  # the menu's "Approvals (N)"
             ],
         },
     },
@@ -316,6 +317,8 @@ TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)
 TRANSFER_BALANCE_MAX_AGE_SECONDS = env.int("TRANSFER_BALANCE_MAX_AGE_SECONDS", default=60)
 TRANSFER_BALANCE_READ_TIMEOUT_SECONDS = env.float("TRANSFER_BALANCE_READ_TIMEOUT_SECONDS", default=3.0)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Approvers who may still decide a pending request are reminded once this long before it expires.
+TRANSFER_REMINDER_BEFORE_SECONDS = env.int("TRANSFER_REMINDER_BEFORE_SECONDS", default=3600)
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

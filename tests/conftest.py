@@ -135,3 +135,20 @@ def main_key_set(db: None, sandbox: Sandbox) -> ApiKeySet:
 @pytest.fixture
 def sub1_key_set(db: None, sandbox: Sandbox, main_key_set: ApiKeySet) -> ApiKeySet:
     return make_key_set(sandbox=sandbox, uid=SUB1_UID, label="demo sub 1", parent=main_key_set)
+
+
+@pytest.fixture
+def smtp_inbox(settings: Any) -> Iterator[Any]:
+    """A real SMTP server for this test; Django's SMTP backend sends to it (tests/smtp_support.py)."""
+    from tests.smtp_support import smtp_start
+
+    controller, inbox = smtp_start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.access import Capability, key_sets_for, user_can
@@ -153,6 +153,9 @@ class Dashboard:
     attention: list[TransferRequest]
 
 
+ATTENTION_FAILED_FOR = dt.timedelta(days=7)
+
+
 def dashboard_for(*, user: User) -> Dashboard:
     visible = requests_visible_to(user=user)
     return Dashboard(
@@ -169,7 +172,14 @@ def dashboard_for(*, user: User) -> Dashboard:
                 ]
             ).order_by("-updated_at")[:10]
         ),
-        attention=list(visible.filter(needs_attention=True).order_by("-updated_at")[:20]),
+        # UNKNOWN at once; FAILED for a week (someone decides: submit again or let go).
+        attention=list(
+            visible.filter(
+                Q(needs_attention=True)
+                | Q(status=Status.UNKNOWN)
+                | Q(status=Status.FAILED, updated_at__gte=timezone.now() - ATTENTION_FAILED_FOR)
+            ).order_by("-updated_at")[:20]
+        ),
     )
 
 

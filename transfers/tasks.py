@@ -124,3 +124,11 @@ def legacy_records_sync_all_task() -> int:
 )
 def legacy_transfer_requests_expire_task() -> int:
     return transfer_requests_expire()
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60, ignore_result=True)
+def transfer_reminders_task() -> int:
+    """Remind approvers of pending requests that expire soon (transfers.notifications)."""
+    from transfers.notifications import reminders_send
+
+    return reminders_send()
