@@ -31,7 +31,7 @@ from accounts.models import (
     SubAccount,
     User,
 )
-from accounts.services.key_sets import KeySetRefused, key_set_deactivate, key_set_update
+from accounts.services.key_sets import KeySetRefused, key_set_update
 
 
 class SuperuserOnlyChanges:
@@ -129,7 +129,8 @@ class ApiKeySetAdmin(admin.ModelAdmin):
         "activated_at",
     )
     readonly_fields = tuple(f for f in fields if f not in ("label", "rotate_by"))
-    actions = ("deactivate_selected",)  # activation needs a second-factor step-up: the key-set page
+    # Activation and deactivation need a second-factor step-up: the key-set page has both.
+    actions: tuple[str, ...] = ()
 
     @admin.display(boolean=True, description="Sandbox")
     def sandbox(self, obj: ApiKeySet) -> bool:
@@ -162,20 +163,6 @@ class ApiKeySetAdmin(admin.ModelAdmin):
             )
         except (KeySetRefused, AccessDenied) as exc:
             self.message_user(request, str(exc), messages.ERROR)
-
-    def _run(self, request: HttpRequest, queryset: QuerySet[ApiKeySet], action: Any, done: str) -> None:
-        assert isinstance(request.user, User)
-        for key_set in queryset:
-            try:
-                action(actor=request.user, key_set_id=key_set.pk, ip=request.META.get("REMOTE_ADDR"))
-            except (KeySetRefused, AccessDenied) as exc:
-                self.message_user(request, f"{key_set.label}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{key_set.label}: {done}", messages.SUCCESS)
-
-    @admin.action(description="Deactivate selected key sets")
-    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[ApiKeySet]) -> None:
-        self._run(request, queryset, key_set_deactivate, "deactivated")
 
 
 @admin.register(KeySetGrant)

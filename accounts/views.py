@@ -24,7 +24,7 @@ from accounts.services.key_sets import (
     key_set_replace_secret,
     key_set_update,
 )
-from accounts.services.people import PeopleChangeRefused, people_change_propose
+from accounts.services.people import PeopleChangeRefused, people_change_propose, people_grant_revoke
 from accounts.services.sub_accounts import sub_accounts_discover
 from accounts.services.verification import key_set_verify
 from accounts.web import client_ip, denied_as_http, request_user
@@ -186,7 +186,11 @@ def keyset_activate(request: HttpRequest, pk: int) -> HttpResponse:
 @_denied_is_403
 def keyset_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _state_change(
-        request, pk, key_set_deactivate, "Key set deactivated; its pending requests are stale."
+        request,
+        pk,
+        key_set_deactivate,
+        "Key set deactivated; its pending requests are stale.",
+        stepup=request.POST,
     )
 
 
@@ -280,12 +284,9 @@ def keyset_grants(request: HttpRequest, pk: int) -> HttpResponse:
 def keyset_grant_revoke(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_admin_get(user=user, pk=pk)
-    try:  # taking access away applies at once, recorded as an applied people change
-        people_change_propose(
-            actor=user,
-            kind=PeopleChangeKind.GRANT_REVOKE,
-            values={"grant_id": grant_id, "key_set_id": key_set.pk},
-            ip=_ip(request),
+    try:  # taking access away applies at once (confirmed with a second factor), an applied people change
+        people_grant_revoke(
+            actor=user, key_set_id=key_set.pk, grant_id=grant_id, stepup=request.POST, ip=_ip(request)
         )
     except PeopleChangeRefused as exc:
         if exc.code == "unknown_grant":

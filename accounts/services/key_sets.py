@@ -247,6 +247,13 @@ def key_set_activate(
 def _activation_refusal(*, actor: User, key_set: ApiKeySet) -> None:
     if key_set.status == KeySetStatus.ACTIVE:
         raise KeySetRefused("This key set is already active.")
+    verification = key_set.verification or {}
+    if verification and not verification.get("ok"):
+        said = verification.get("error") or "the key did not work"
+        raise KeySetRefused(
+            f"This key set's last verification failed ({said}); it cannot be activated. "
+            "Replace the key or secret, or verify again once the cause is fixed."
+        )
     second_person_ensure(
         decider=actor,
         makers=[key_set.created_by_id, key_set.secret_changed_by_id],
@@ -278,9 +285,32 @@ def _key_set_activate(*, actor: User, key_set_id: int, ip: str | None) -> ApiKey
     return key_set
 
 
+DEACTIVATE_PURPOSE = "keyset.deactivate"
+
+
+def key_set_deactivate(
+    *, actor: User, key_set_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> ApiKeySet:
+    """Stop using a key set at once; its pending requests become stale. Destructive, so confirmed with
+    the administrator's second factor (checked first, outside the transaction: failures stay recorded)."""
+    ensure_admin(user=actor)
+    if not ApiKeySet.objects.filter(pk=key_set_id).exclude(status=KeySetStatus.INACTIVE).exists():
+        raise KeySetRefused("This key set is already inactive.")  # before a code is spent
+    try:
+        stepup_verify(
+            user=actor,
+            data=stepup,
+            purpose=DEACTIVATE_PURPOSE,
+            binding=stepup_binding(subject="key-set", object_id=key_set_id, decision="deactivate"),
+            ip=ip,
+        )
+    except StepUpRefused as exc:
+        raise KeySetRefused(f"{exc} Nothing was changed.") from None
+    return _key_set_deactivate(actor=actor, key_set_id=key_set_id, ip=ip)
+
+
 @transaction.atomic
-def key_set_deactivate(*, actor: User, key_set_id: int, ip: str | None = None) -> ApiKeySet:
-    """Stop using a key set at once; its pending requests become stale."""
+def _key_set_deactivate(*, actor: User, key_set_id: int, ip: str | None) -> ApiKeySet:
     ensure_admin(user=actor)
     key_set = key_set_lock(key_set_id=key_set_id)
     if key_set.status == KeySetStatus.INACTIVE:

@@ -168,6 +168,30 @@ def _stepup(
     )
 
 
+PURPOSE_GRANT_REVOKE = "grant.revoke"
+
+
+def people_grant_revoke(
+    *, actor: User, key_set_id: int, grant_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> PeopleChange:
+    """Take a grant away at once (a removal needs no second administrator), confirmed with the
+    administrator's second factor. Refusals that need no code come first (nothing is spent)."""
+    ensure_admin(user=actor)
+    values = {"grant_id": grant_id, "key_set_id": key_set_id}
+    change_clean(kind=PeopleChangeKind.GRANT_REVOKE, values=dict(values), actor=actor)
+    decision_stepup(
+        decider=actor,
+        subject="grant",
+        object_id=grant_id,
+        decision="revoke",
+        purpose=PURPOSE_GRANT_REVOKE,
+        stepup=stepup,
+        refuse=lambda message: PeopleChangeRefused(message, code="stepup"),
+        ip=ip,
+    )
+    return people_change_propose(actor=actor, kind=PeopleChangeKind.GRANT_REVOKE, values=values, ip=ip)
+
+
 def people_change_approve(
     *, actor: User, change_id: int, stepup: Mapping[str, str], ip: str | None = None
 ) -> PeopleChange:

@@ -59,8 +59,9 @@ def test_key_set_admin_list_follows_the_grants(viewer, key_set):
 
 def test_audit_events_cannot_be_changed_or_deleted(superuser, key_set, admin1):
     from accounts.services.key_sets import key_set_deactivate
+    from tests.stepup_support import stepup_data
 
-    key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
+    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1))
     event = AuditEvent.objects.get()
     client = _client(superuser)
     assert client.get(reverse("admin:accounts_auditevent_delete", args=[event.pk])).status_code == 403

@@ -201,13 +201,13 @@ def test_bad_replacement_secret_changes_nothing(admin1, key_set):
 
 def test_deactivating_stales_pending_requests(admin1, key_set, requester):
     pending = pending_request(key_set, requester)
-    key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
+    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1))
     key_set.refresh_from_db()
     pending.refresh_from_db()
     assert key_set.status == KeySetStatus.INACTIVE
     assert pending.status == Status.STALE
     with pytest.raises(KeySetRefused, match="already inactive"):
-        key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
+        key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1))
 
 
 def test_update_changes_label_and_rotate_by_only(admin1, key_set):

@@ -12,6 +12,7 @@ from accounts.models import ApiKeySet, AuditEvent
 from accounts.services.key_sets import key_set_deactivate, key_set_replace_secret, key_set_update
 from accounts.signals import key_set_changed
 from tests.accounts.conftest import pending_request
+from tests.stepup_support import stepup_data
 from transfers.models import Status
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def sent() -> Any:
 
 
 def test_deactivation_sends_the_signal_inside_the_transaction(admin1, key_set, sent):
-    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, ip=IP)
+    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1), ip=IP)
     assert len(sent) == 1
     call = sent[0]
     assert call["sender"] is ApiKeySet
@@ -56,7 +57,7 @@ def test_replacing_the_secret_sends_it_and_a_rename_does_not(admin1, key_set, se
 
 def test_stale_requests_record_the_reason_and_the_ip(admin1, key_set, requester):
     first, second = pending_request(key_set, requester), pending_request(key_set, requester)
-    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, ip=IP)
+    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1), ip=IP)
     for req in (first, second):
         req.refresh_from_db()
         assert req.status == Status.STALE
@@ -80,7 +81,7 @@ def test_a_failing_receiver_rolls_the_change_back(admin1, key_set):
     key_set_changed.connect(fail, dispatch_uid="test-fail")
     try:
         with pytest.raises(RuntimeError):
-            key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
+            key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1))
     finally:
         key_set_changed.disconnect(dispatch_uid="test-fail")
     key_set.refresh_from_db()

@@ -222,7 +222,11 @@ def test_admin_activation_flow_through_the_pages(admin1, admin2):
     _client(admin2).post(reverse("accounts:keyset_activate", args=[key_set.pk]), stepup_data(admin2))
     key_set.refresh_from_db()
     assert key_set.status == KeySetStatus.ACTIVE
-    _client(admin1).post(reverse("accounts:keyset_deactivate", args=[key_set.pk]))
+    refused = _client(admin1).post(reverse("accounts:keyset_deactivate", args=[key_set.pk]), follow=True)
+    assert "Confirm with a code" in refused.content.decode()  # destructive: confirmed with the step-up
+    key_set.refresh_from_db()
+    assert key_set.status == KeySetStatus.ACTIVE
+    _client(admin1).post(reverse("accounts:keyset_deactivate", args=[key_set.pk]), stepup_data(admin1))
     key_set.refresh_from_db()
     assert key_set.status == KeySetStatus.INACTIVE
 
@@ -242,5 +246,7 @@ def test_admin_manages_grants_through_the_page(admin1, admin2, key_set, viewer):
     grant = KeySetGrant.objects.get(key_set=key_set, user=viewer)
     assert "Treasury main" in _client(viewer).get(reverse("accounts:keyset_list")).content.decode()
     client.post(reverse("accounts:keyset_grant_revoke", args=[key_set.pk, grant.pk]))
+    assert KeySetGrant.objects.filter(pk=grant.pk).exists()  # destructive: needs the step-up
+    client.post(reverse("accounts:keyset_grant_revoke", args=[key_set.pk, grant.pk]), stepup_data(admin1))
     assert not KeySetGrant.objects.filter(pk=grant.pk).exists()
     assert _client(viewer).get(reverse("accounts:keyset_detail", args=[key_set.pk])).status_code == 404

@@ -152,9 +152,23 @@ def recipient_reject(
         )
 
 
+def recipient_remove(
+    *, actor: User, recipient_id: int, stepup: Mapping[str, str], ip: str | None = None
+) -> AllowedRecipient:
+    """Take an entry out of use at once (one administrator suffices, confirmed with a second factor);
+    its pending requests become stale."""
+    ensure_admin(user=actor)
+    entry = AllowedRecipient.objects.filter(pk=recipient_id).first()
+    if entry is None:  # refusals that need no code come before the step-up
+        raise RecipientRefused("No such address-book entry.")
+    if entry.status not in (RecipientStatus.ACTIVE, RecipientStatus.PENDING):
+        raise RecipientRefused(f"This entry is not in use ({entry.get_status_display()}).")
+    _step_up(actor=actor, recipient_id=recipient_id, decision="remove", stepup=stepup, ip=ip)
+    return _recipient_remove(actor=actor, recipient_id=recipient_id, ip=ip)
+
+
 @transaction.atomic
-def recipient_remove(*, actor: User, recipient_id: int, ip: str | None = None) -> AllowedRecipient:
-    """Take an entry out of use at once (one administrator suffices); its pending requests become stale."""
+def _recipient_remove(*, actor: User, recipient_id: int, ip: str | None) -> AllowedRecipient:
     ensure_admin(user=actor)
     entry = AllowedRecipient.objects.select_for_update().filter(pk=recipient_id).first()
     if entry is None:

@@ -88,4 +88,4 @@ def recipient_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @guarded
 def recipient_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    return _recipient_action(request, pk, address_book.recipient_remove, "removed")
+    return _recipient_action(request, pk, address_book.recipient_remove, "removed", stepup=request.POST)

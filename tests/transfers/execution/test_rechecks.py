@@ -85,7 +85,9 @@ def test_an_address_book_entry_removed_after_approval_stops_execution(
     entry = recipient_request(actor=first, label="Partner", recipient_type=1, account=str(EXTERNAL_UID))
     recipient_approve(actor=second, stepup=stepup_data(second), recipient_id=entry.pk)
     req = approved_request(key_set=main_key_set, recipient_account=str(EXTERNAL_UID))
-    recipient_remove(actor=first, recipient_id=entry.pk)  # after approval, before the worker runs
+    recipient_remove(
+        actor=first, recipient_id=entry.pk, stepup=stepup_data(first)
+    )  # after approval, before the worker runs
 
     req = execute(req)
     assert_refused_and_nothing_sent(

@@ -83,7 +83,7 @@ def test_removal_stales_pending_requests_to_that_recipient(admin1, admin2, alice
     recipient_approve(actor=admin2, stepup=stepup_data(admin2), recipient_id=entry.pk)
     req = new_request(requester=alice, key_set=key_set, fields=inner_fields(EXTERNAL_UID))
     assert req.recipient == entry
-    recipient_remove(actor=admin1, recipient_id=entry.pk)
+    recipient_remove(actor=admin1, recipient_id=entry.pk, stepup=stepup_data(admin1))
     req.refresh_from_db()
     assert req.status == Status.STALE
     from transfers.refusals import RequestRefused

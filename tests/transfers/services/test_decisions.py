@@ -360,7 +360,7 @@ def test_expire_task_calls_the_service(alice, key_set):
 def test_key_set_deactivation_by_accounts_stales_pending(pending, admin1, key_set):
     from accounts.services.key_sets import key_set_deactivate
 
-    key_set_deactivate(actor=admin1, key_set_id=key_set.pk)
+    key_set_deactivate(actor=admin1, key_set_id=key_set.pk, stepup=stepup_data(admin1))
     pending.refresh_from_db()
     assert pending.status == Status.STALE
 
