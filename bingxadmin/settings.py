@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "bingxadmin",  # prepares the local state folders (bingxadmin/apps.py)
     "accounts",
     "transfers",
+    "ninja",  # django-ninja: its own Swagger UI static files (no CDN)
+    "api",  # automation API (/api/v1/) and webhooks; above transfers
     "demo",  # manage.py demo_seed; above every other app
 ]
 
@@ -317,6 +319,16 @@ TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)
 TRANSFER_BALANCE_MAX_AGE_SECONDS = env.int("TRANSFER_BALANCE_MAX_AGE_SECONDS", default=60)
 TRANSFER_BALANCE_READ_TIMEOUT_SECONDS = env.float("TRANSFER_BALANCE_READ_TIMEOUT_SECONDS", default=3.0)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Automation API and webhooks (docs/api.md) ------------------------------------------------
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)  # per token
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)  # plain http endpoints (local use)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=40)
+WEBHOOK_PAUSE_AFTER_SECONDS = env.int("WEBHOOK_PAUSE_AFTER_SECONDS", default=86400)  # failing a day
+WEBHOOK_TIMEOUT_CONNECT = env.float("WEBHOOK_TIMEOUT_CONNECT", default=3.05)
+WEBHOOK_TIMEOUT_READ = env.float("WEBHOOK_TIMEOUT_READ", default=10.0)
 # Approvers who may still decide a pending request are reminded once this long before it expires.
 TRANSFER_REMINDER_BEFORE_SECONDS = env.int("TRANSFER_REMINDER_BEFORE_SECONDS", default=3600)
 

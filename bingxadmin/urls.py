@@ -13,5 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("keys/", include("accounts.urls")),
     path("people/", include("accounts.people.urls")),
+    path("api/v1/", include("api.urls")),
+    path("", include("api.web_urls")),
     path("", include("transfers.urls")),
 ]

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import User
+from transfers.events import request_event_send
 from transfers.models import ExecutionAttempt, Status, TransferRequest
 
 # Which statuses each status may move to. Final statuses move nowhere.
@@ -113,6 +114,7 @@ def transition(
                 after=audit_after,
                 ip=ip,
             )
+        request_event_send(request=request, event=to_status)  # webhooks (api.receivers), same transaction
         if on_commit is not None:
             # robust: a broker outage must not undo a committed change; the sweeper catches up.
             transaction.on_commit(on_commit, robust=True)

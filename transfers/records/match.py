@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import ApiKeySet
 from transfers.amounts import amount_matches
+from transfers.events import FINDING, request_event_send
 from transfers.models import (
     RecordSource,
     Status,
@@ -162,6 +163,7 @@ def _flag(*, req: TransferRequest, reason: str, only_statuses: tuple[str, ...] |
         before={"needs_attention": False},
         after={"needs_attention": True, "reason": reason},
     )
+    request_event_send(request=req, event=FINDING, detail=reason)
     return True
 
 

@@ -1,0 +1,154 @@
+"""The automation API, version 1 (django-ninja): token auth, problem details, rate limit, docs page.
+
+Every operation calls the services and selectors the pages call (transfers.services, accounts.access,
+…), so grants, the address book, policy, limits and four eyes hold the same way. There is no
+operation that approves or rejects: decisions stay with a person and their second factor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
+from ninja.security import HttpBearer
+
+from accounts.access import AccessDenied
+from accounts.web import client_ip
+from api.models import ApiToken
+from api.services.tokens import TokenInvalid, api_token_authenticate
+from api.v1.pagination import CursorInvalid
+from api.v1.problems import field_errors, problem
+from api.v1.ratelimit import TokenThrottle
+from api.v1.routes import ScopeRefused, router
+from transfers.refusals import DecisionRefused, RequestRefused
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
+        return api_token_authenticate(raw=token, ip=client_ip(request))
+
+
+api = NinjaAPI(
+    title="bingxadmin automation API",
+    version="1",
+    description=(
+        "Scripts request, people approve. Authenticate with `Authorization: Bearer <token>` "
+        "(a personal token from *API tokens*); every POST needs an `Idempotency-Key`. "
+        "Errors are RFC 9457 problem details. See docs/api.md."
+    ),
+    auth=TokenAuth(),
+    throttle=[TokenThrottle()],
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    docs_decorator=login_required,
+)
+
+
+@api.exception_handler(ValidationError)
+def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return problem(
+        status=422,
+        slug="validation",
+        title="Invalid input",
+        detail="Some fields are missing or invalid; see `errors`.",
+        errors=field_errors(exc.errors),
+        request=request,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(
+        status=401,
+        slug="unauthenticated",
+        detail="Send a valid API token: Authorization: Bearer <token>.",
+        request=request,
+        headers={"WWW-Authenticate": 'Bearer realm="bingxadmin"'},
+    )
+
+
+@api.exception_handler(TokenInvalid)
+def _token_invalid(request: HttpRequest, exc: TokenInvalid) -> HttpResponse:
+    headers = (
+        {"WWW-Authenticate": 'Bearer realm="bingxadmin", error="invalid_token"'}
+        if exc.status == 401
+        else None
+    )
+    return problem(status=exc.status, slug="token-refused", detail=str(exc), request=request, headers=headers)
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    return problem(
+        status=429,
+        slug="rate-limited",
+        detail="Too many requests with this token; wait and retry.",
+        request=request,
+    )
+
+
+@api.exception_handler(ScopeRefused)
+def _scope(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(status=403, slug="scope", detail=str(exc), request=request)
+
+
+@api.exception_handler(AccessDenied)
+def _denied(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(status=403, slug="access-denied", detail=str(exc), request=request)
+
+
+@api.exception_handler(CursorInvalid)
+def _cursor(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(
+        status=400,
+        slug="validation",
+        title="Invalid input",
+        detail=str(exc),
+        errors=[{"in": "query", "pointer": "/cursor", "detail": str(exc)}],
+        request=request,
+    )
+
+
+@api.exception_handler(DecisionRefused)
+def _decision(request: HttpRequest, exc: DecisionRefused) -> HttpResponse:
+    status = {"not_found": 404, "not_requester": 403}.get(exc.code, 409)
+    return problem(
+        status=status, slug=f"refused-{exc.code}".replace("_", "-"), detail=str(exc), request=request
+    )
+
+
+@api.exception_handler(RequestRefused)
+def _refused(request: HttpRequest, exc: RequestRefused) -> HttpResponse:
+    errors: list[dict[str, Any]] = []
+    for error in getattr(exc, "errors", []):  # a batch: one entry per leg
+        pointer = f"/legs/{error.line - 1}" if error.line is not None else "/"
+        errors.append({"in": "body", "pointer": pointer, "detail": error.message})
+    return problem(
+        status=422,
+        slug="request-refused",
+        title="Request refused",
+        detail=str(exc),
+        errors=errors,
+        request=request,
+    )
+
+
+@api.exception_handler(ObjectDoesNotExist)
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(
+        status=404, detail="There is no such resource, or this token may not see it.", request=request
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem(status=exc.status_code, detail=str(exc), request=request)
+
+
+api.add_router("", router)
