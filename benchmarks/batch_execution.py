@@ -39,6 +39,7 @@ from execution_harness import INNER_APPLY, ROOT, Harness, redis_available, wait
 from execution_slots import approved_inner_request, bench_key_set, bench_seed, create_database, drop_database
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+EXECUTE_TASK = "transfers.tasks.transfer_execute_task"
 
 
 def group_cpu_s(pgids: list[int]) -> float:
@@ -191,6 +192,9 @@ def main() -> None:
         )
         print(f"100410 answers: {len(limited)}; most arrivals per UID in any 1 s: {worst}")
         print(f"wall time, first enqueue to all final: {elapsed:.1f} s")
+        logs = [log.read_text(errors="replace") for log in harness.workdir.glob("worker*.log")]
+        runs = sum(text.count(f"Task {EXECUTE_TASK}[") for text in logs) // 2  # received + succeeded
+        print(f"execute task runs per transfer: {runs / len(ids):.2f}")
         print(
             f"CPU per executed transfer: workers {cpu / len(ids) * 1000:.1f} ms; "
             f"whole machine {busy / len(ids) * 1000:.1f} ms"

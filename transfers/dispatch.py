@@ -46,9 +46,25 @@ def transfer_execute_enqueue(
         countdown, reservation = _book_slot(request_id)
     args: tuple[Any, ...] = (request_id,) if reservation is None else (request_id, reservation)
     if countdown > 0:
+        _execute_at_note(request_id=request_id, countdown=countdown)
         _task(EXECUTE).apply_async(args, countdown=countdown)
     else:
         _task(EXECUTE).apply_async(args)
+
+
+def _execute_at_note(*, request_id: int, countdown: float) -> None:
+    """Note when the scheduled message is due, so the sweeper does not take a request waiting for a
+    distant rate-limit slot (a long batch on one UID) for one whose message was lost and enqueue it
+    again (a second booking: a slot held for nothing, and a run out of turn)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transfers.models import Status, TransferRequest
+
+    TransferRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(
+        execute_at=timezone.now() + timedelta(seconds=countdown)
+    )
 
 
 def _book_slot(request_id: int) -> tuple[float, str | None]:

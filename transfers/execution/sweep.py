@@ -1,7 +1,8 @@
 """The periodic sweeper: the request table is the outbox, Celery messages are only wake-up calls.
 
 * APPROVED and untouched for `TRANSFER_SWEEP_AFTER_SECONDS` (its message was lost — broker outage
-  after approval, a worker killed holding it) → enqueue execution again. The claim makes extra
+  after approval, a worker killed holding it), and not scheduled for a rate-limit slot due later than
+  that (`execute_at`) → enqueue execution again. The claim makes extra
   messages harmless; bumping `updated_at` in the same conditional UPDATE keeps one re-enqueue per
   request per period even when two sweeps overlap.
 * SUBMITTING without the sending mark for longer than any live pre-send phase
@@ -57,7 +58,11 @@ def transfers_sweep() -> SweepReport:
     now = timezone.now()
     sweep_after = timedelta(seconds=settings.TRANSFER_SWEEP_AFTER_SECONDS)
 
-    lost = TransferRequest.objects.filter(status=Status.APPROVED, updated_at__lt=now - sweep_after)
+    # Waiting for a rate-limit slot further away than a sweep period is not lost: its message is due
+    # at `execute_at` (transfers.dispatch); lost only once that is a sweep period past.
+    lost = TransferRequest.objects.filter(status=Status.APPROVED, updated_at__lt=now - sweep_after).filter(
+        Q(execute_at__isnull=True) | Q(execute_at__lt=now - sweep_after)
+    )
     for pk in list(lost.values_list("pk", flat=True)[:BATCH]):
         # Only the sweep whose UPDATE wins re-enqueues; updated_at restarts this request's clock.
         if request_touch(request_id=pk, status=Status.APPROVED, older_than=now - sweep_after):

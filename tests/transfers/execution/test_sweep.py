@@ -180,3 +180,37 @@ def test_beat_schedules_exist_for_registered_tasks():
         "transfers.tasks.records_sync_all_task": 300,
     }
     assert set(every) <= set(app.tasks)
+
+
+@pytest.mark.django_db
+def test_request_waiting_for_a_distant_rate_limit_slot_is_not_taken_for_lost(
+    main_key_set, thresholds, monkeypatch
+):
+    """A long batch on one UID books slots minutes ahead: a leg whose message is scheduled for a slot
+    is left alone by the sweeper until a sweep period past that slot (a second enqueue would book a
+    second slot, held for nothing, and run the leg out of turn)."""
+    from transfers import dispatch
+
+    sent: list[tuple[Any, dict[str, Any]]] = []
+
+    class Task:
+        def apply_async(self, args: Any, **kwargs: Any) -> None:
+            sent.append((args, kwargs))
+
+    monkeypatch.setattr(dispatch, "_task", lambda name: Task())
+    waiting = approved_request(key_set=main_key_set)
+    dispatch.transfer_execute_enqueue(request_id=waiting.pk, countdown=120, reservation="booked")
+    assert sent == [((waiting.pk, "booked"), {"countdown": 120})]
+    waiting.refresh_from_db()
+    assert waiting.execute_at is not None
+    assert 115 < (waiting.execute_at - timezone.now()).total_seconds() <= 120
+
+    backdate(waiting, 31)  # approved (and enqueued) longer ago than a sweep period
+    assert transfers_sweep().executions == 0
+    assert len(sent) == 1
+
+    # The slot passed a sweep period ago and the request is still APPROVED: its message was lost.
+    TransferRequest.objects.filter(pk=waiting.pk).update(execute_at=timezone.now() - timedelta(seconds=31))
+    monkeypatch.setattr(dispatch, "_book_slot", lambda request_id: (0.0, None))
+    assert transfers_sweep().executions == 1
+    assert sent[-1] == ((waiting.pk,), {})
