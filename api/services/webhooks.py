@@ -349,7 +349,12 @@ def _admins_tell_paused(endpoint: WebhookEndpoint) -> None:
     )
     for admin in admins:
         try:
-            send_mail("Webhook endpoint paused", body, settings.DEFAULT_FROM_EMAIL, [admin.email])
+            send_mail(
+                f"[bingxadmin] Webhook endpoint paused: {endpoint.url}",
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [admin.email],
+            )
         except Exception:
             log.exception("could not tell %s that a webhook endpoint was paused", admin.pk)
 
