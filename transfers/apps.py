@@ -6,6 +6,7 @@ class TransfersConfig(AppConfig):
     verbose_name = "Transfers"
 
     def ready(self) -> None:
-        from transfers import receivers
+        from transfers import notification_receivers, receivers
 
         receivers.connect()
+        notification_receivers.connect()  # emails on status changes and proposals, after commit
