@@ -180,7 +180,10 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
 # Slots closer than this are waited for inside the task (the pacer's own short wait); further ones
 # are scheduled with a Celery countdown.
 RUN_NOW_S = dispatch.SLOT_RUN_NOW_S
-_SCHEDULED = "scheduled"  # sentinel: the task was scheduled for its slot, nothing to do now
+_SCHEDULED = "scheduled"
+# A holder whose slot is still taken (it ran late, or the calls before it answered late) keeps its
+# reservation and comes back when the window allows, if that is this soon; else it books anew.
+NUDGE_MAX_S = 2.0  # sentinel: the task was scheduled for its slot, nothing to do now
 
 
 def _take_slot(*, req: TransferRequest, scope: str, path: str, reservation: str) -> str | None:
@@ -197,11 +200,13 @@ def _take_slot(*, req: TransferRequest, scope: str, path: str, reservation: str)
             reservation=reservation,
         )
     except ratelimit.RateLimitUnavailable as exc:
-        logger.info("request %s: its rate-limit slot is still taken; booking the next free one", req.pk)
-        # Book anew rather than keep the reservation and come back when the window frees: when the
-        # workers run behind, every late holder of that UID would come back for the same moment and
-        # all but the window's few be turned away again (measured: ~3 runs per transfer). A new
-        # booking is a slot nobody else holds.
+        logger.info("request %s: its rate-limit slot is still taken; again in %.2f s", req.pk, exc.retry_in)
+        if exc.retry_in <= NUDGE_MAX_S:
+            # Keep the reservation (its place in the queue) and come back when the window allows.
+            dispatch.transfer_execute_enqueue(
+                request_id=req.pk, countdown=exc.retry_in, reservation=reservation
+            )
+            return None
         ratelimit.cancel(scope=scope, path=path, token=reservation)
         if exc.retry_in >= STORE_DOWN_RETRY_S:  # a block, or the store is down: come back then
             dispatch.transfer_execute_enqueue(request_id=req.pk, countdown=exc.retry_in)
