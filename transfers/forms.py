@@ -307,13 +307,24 @@ class AuditFilterForm(forms.Form):
         )
 
 
+class NormalisedDecimalField(forms.DecimalField):
+    """A decimal whose trailing zeros do not count as decimal places ("10000.000000000000000000" is
+    10000: the 18-place form a stored amount takes is accepted, not refused for having > 8 places)."""
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # stubs: IntegerField's
+        number = super().to_python(value)
+        if number is None or not number.is_finite():
+            return number
+        return number.normalize() if number != 0 else Decimal(0)
+
+
 class PolicyRuleForm(forms.Form):
     position = forms.IntegerField(min_value=0, initial=100, help_text="Lower runs first.")
     name = forms.CharField(max_length=100)
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.all(), required=False, empty_label="Any key set")
     kind = forms.ChoiceField(choices=[("", "Any kind"), *TransferKind.choices], required=False)
     asset = forms.CharField(max_length=20, required=False, help_text="Blank: any asset.")
-    min_amount = forms.DecimalField(
+    min_amount = NormalisedDecimalField(
         required=False,
         min_value=Decimal(0),
         decimal_places=8,
@@ -321,7 +332,7 @@ class PolicyRuleForm(forms.Form):
         help_text="Applies at or above.",
     )
     required_approvals = forms.IntegerField(min_value=1, max_value=20, initial=1)
-    passkey_required_above = forms.DecimalField(
+    passkey_required_above = NormalisedDecimalField(
         required=False,
         min_value=Decimal(0),
         decimal_places=8,
@@ -335,7 +346,7 @@ class PolicyRuleForm(forms.Form):
 class DailyLimitForm(forms.Form):
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.all(), empty_label=None)
     asset = forms.CharField(max_length=20, initial="USDT")
-    limit = forms.DecimalField(min_value=Decimal("0.00000001"), decimal_places=8, max_digits=30)
+    limit = NormalisedDecimalField(min_value=Decimal("0.00000001"), decimal_places=8, max_digits=30)
 
 
 class RecipientForm(forms.Form):

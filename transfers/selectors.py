@@ -33,7 +33,8 @@ from transfers.payload import (
     WALLET_TYPES,
     payload_verify,
 )
-from transfers.policy import daily_usage, eligible_approvers, policy_version_current
+from transfers.policy import daily_usage, eligible_approvers
+from transfers.policy_scope import request_policy_holds
 from transfers.request_facts import RequestFacts, request_facts
 
 
@@ -409,7 +410,7 @@ def request_detail(*, user: User, pk: int) -> RequestDetail:
     return RequestDetail(
         req=req,
         hash_ok=payload_verify(request=req),
-        policy_current=policy_version_current() == req.policy_version,
+        policy_current=request_policy_holds(req),
         approvals=sum(1 for d in decisions if d.decision == Decision.APPROVE),
         decisions=decisions,
         balance=source_balance(user=user, req=req),

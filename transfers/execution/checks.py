@@ -28,6 +28,7 @@ from transfers.approval_proof import approval_proof_problem, passkey_required, p
 from transfers.models import Approval, RecipientType, StepUpMethod, TransferKind, TransferRequest
 from transfers.payload import payload_verify
 from transfers.policy import policy_version_current
+from transfers.policy_scope import policy_version_holds, request_facts
 from transfers.quorum import approvals_counted
 from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
 
@@ -102,8 +103,9 @@ def key_set_base_url_allowed(*, req: TransferRequest) -> str | None:
 
 
 def policy_unchanged(*, req: TransferRequest) -> str | None:
+    """None while no policy change applied since submission can affect the request (policy_scope)."""
     current = policy_version_current()
-    if current != req.policy_version:
+    if not policy_version_holds(version=req.policy_version, facts=request_facts(req), current=current):
         return (
             f"The approval policy changed after this request was approved (v{req.policy_version} → "
             f"v{current}); {NOTHING_SENT}. Submit a new request."

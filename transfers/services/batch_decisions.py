@@ -26,7 +26,7 @@ from transfers.approval_proof import approval_purpose, approval_seal, batch_appr
 from transfers.lifecycle import transition
 from transfers.models import Approval, BatchStatus, Decision, Status, TransferBatch, TransferRequest
 from transfers.payload import batch_payload_sha256, payload_verify
-from transfers.policy import policy_version_current
+from transfers.policy_scope import policy_version_holds, request_facts
 from transfers.quorum import approvals_counted, passkey_approvals_only
 from transfers.refusals import DecisionRefused
 from transfers.services.batches import batch_close
@@ -75,7 +75,7 @@ def _lapse_reason(
                 BatchStatus.STALE,
                 f"Key set “{leg.key_set.label}” is no longer active; the batch is stale.",
             )
-    if policy_version_current() != batch.policy_version:
+    if not all(policy_version_holds(version=batch.policy_version, facts=request_facts(leg)) for leg in legs):
         return BatchStatus.STALE, "The approval policy changed after this batch was submitted; it is stale."
     payload = batch.payload
     intact = (

@@ -32,9 +32,7 @@ from transfers.models import (
 from transfers.payload import (
     payload_verify,
 )
-from transfers.policy import (
-    policy_version_current,
-)
+from transfers.policy_scope import request_policy_holds
 from transfers.quorum import approvals_counted, passkey_approvals_only
 from transfers.refusals import DecisionRefused
 from transfers.services.requests import request_state
@@ -74,7 +72,7 @@ def _lapse_reason(*, req: TransferRequest, now: datetime) -> tuple[str, str, str
             "transfer.stale",
             f"Key set “{req.key_set.label}” is no longer active; this request is now stale.",
         )
-    if policy_version_current() != req.policy_version:
+    if not request_policy_holds(req):  # a change since that can affect it (transfers.policy_scope)
         return (
             Status.STALE,
             "transfer.stale",

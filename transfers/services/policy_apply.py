@@ -1,6 +1,6 @@
-"""Applying policy edits (rules and daily limits): each bumps the policy version and makes pending
-requests stale. Private to transfers.services.policy_changes, which calls them once a second
-administrator approved the change."""
+"""Applying policy edits (rules and daily limits): each bumps the policy version and makes the pending
+requests it can affect stale (transfers.policy_scope). Private to transfers.services.policy_changes,
+which calls them once a second administrator approved the change."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from accounts.audit import audit_record
 from accounts.models import ApiKeySet, User
 from transfers.models import (
     DailyLimit,
+    PolicyChangeAction,
     PolicyRule,
     Status,
     TransferKind,
@@ -26,19 +27,34 @@ from transfers.policy import (
     eligible_approvers,
     policy_state_lock,
 )
+from transfers.policy_scope import pending_affected_by
 from transfers.refusals import PolicyRefused
 from transfers.services.requests import requests_mark_stale
 
 # --- policy --------------------------------------------------------------------------------------
 
 
-def policy_changed(*, actor: User, reason: str, ip: str | None) -> tuple[int, int]:
-    """Bump the policy version and make every pending request stale. Returns (new version, staled)."""
+def policy_changed(
+    *,
+    actor: User,
+    reason: str,
+    ip: str | None,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> tuple[int, int]:
+    """Bump the policy version and make stale the pending requests this change can affect (the rule
+    matched them before or matches them after; a new or lower limit on their key set and asset).
+    Returns (new version, staled)."""
     state = policy_state_lock()
     state.version += 1
     state.save(update_fields=["version", "changed_at"])
+    affected = [r.pk for r in pending_affected_by(action=action, before=before, proposed=after)]
     staled = requests_mark_stale(
-        requests=TransferRequest.objects.filter(status=Status.PENDING), actor=actor, reason=reason, ip=ip
+        requests=TransferRequest.objects.filter(pk__in=affected, status=Status.PENDING),
+        actor=actor,
+        reason=reason,
+        ip=ip,
     )
     return state.version, staled
 
@@ -160,7 +176,14 @@ def policy_rule_save(
     rule.passkey_required_above = clean["passkey_required_above"]
     rule.is_active = clean["is_active"]
     rule.save()
-    version, staled = policy_changed(actor=actor, reason=f"policy rule “{rule.name}” changed", ip=ip)
+    version, staled = policy_changed(
+        actor=actor,
+        reason=f"policy rule “{rule.name}” changed",
+        ip=ip,
+        action=PolicyChangeAction.RULE_UPDATE if before else PolicyChangeAction.RULE_CREATE,
+        before=before,
+        after=rule_state(rule),
+    )
     audit_record(
         actor=actor,
         verb="policy.rule_save",
@@ -182,6 +205,7 @@ def policy_rule_delete(*, actor: User, rule_id: int, ip: str | None = None) -> P
         actor=actor,
         obj=rule,
         before=rule_state(rule),
+        action=PolicyChangeAction.RULE_DELETE,
         verb="policy.rule_delete",
         reason=f"policy rule “{rule.name}” deleted",
         ip=ip,
@@ -193,12 +217,16 @@ def policy_object_delete(
     actor: User,
     obj: PolicyRule | DailyLimit,
     before: dict[str, Any],
+    action: str,
     verb: str,
     reason: str,
     ip: str | None,
 ) -> PolicyChange:
-    """Remove a rule or limit: bump the policy version, stale pending requests, audit, delete."""
-    version, staled = policy_changed(actor=actor, reason=reason, ip=ip)
+    """Remove a rule or limit: bump the policy version, stale the pending requests it can affect, audit,
+    delete."""
+    version, staled = policy_changed(
+        actor=actor, reason=reason, ip=ip, action=action, before=before, after=None
+    )
     audit_record(
         actor=actor,
         verb=verb,
@@ -238,12 +266,18 @@ def daily_limit_save(
     key_set, asset, amount = limit_clean(key_set_id=key_set_id, asset=asset, limit=limit)
     obj = DailyLimit.objects.select_for_update().filter(key_set=key_set, asset=asset).first()
     before = {} if obj is None else {"limit": format(obj.limit.normalize(), "f")}
+    scope_before = {} if obj is None else limit_state(obj)
     if obj is None:
         obj = DailyLimit(key_set=key_set, asset=asset, limit=amount)
     obj.limit = amount
     obj.save()
     version, staled = policy_changed(
-        actor=actor, reason=f"daily limit for {asset} on {key_set.label} changed", ip=ip
+        actor=actor,
+        reason=f"daily limit for {asset} on {key_set.label} changed",
+        ip=ip,
+        action=PolicyChangeAction.LIMIT_SAVE,
+        before=scope_before,
+        after=limit_state(obj),
     )
     audit_record(
         actor=actor,
@@ -272,6 +306,7 @@ def daily_limit_delete(*, actor: User, limit_id: int, ip: str | None = None) -> 
         actor=actor,
         obj=obj,
         before=limit_state(obj),
+        action=PolicyChangeAction.LIMIT_DELETE,
         verb="policy.limit_delete",
         reason=f"daily limit for {obj.asset} on {obj.key_set.label} removed",
         ip=ip,

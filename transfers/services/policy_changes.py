@@ -168,8 +168,36 @@ def _change_lock_pending(*, change_id: int, actor: User) -> PolicyChangeRequest:
     )
 
 
+def _target_unchanged_ensure(change: PolicyChangeRequest) -> None:
+    """The rule or limit is still as the proposal saw it: the approver judged that before → after, and
+    the requests the change stales are derived from it."""
+    current: dict[str, Any] | None = None
+    if change.action in (PolicyChangeAction.RULE_UPDATE, PolicyChangeAction.RULE_DELETE):
+        rule = PolicyRule.objects.filter(pk=change.target_id or 0).first()
+        current = rule_state(rule) if rule is not None else None
+        what = "rule"
+    elif change.action == PolicyChangeAction.LIMIT_SAVE:
+        p = change.proposed
+        found = DailyLimit.objects.filter(key_set_id=p.get("key_set"), asset=p.get("asset")).first()
+        current = limit_state(found) if found is not None else {}
+        what = "24-hour limit"
+    elif change.action == PolicyChangeAction.LIMIT_DELETE:
+        limit = DailyLimit.objects.filter(pk=change.target_id or 0).first()
+        current = limit_state(limit) if limit is not None else None
+        what = "24-hour limit"
+    else:
+        return
+    if current is not None and current != (change.before or {}):
+        raise PolicyRefused(
+            f"The {what} was changed after this proposal was made; propose the change again against its "
+            "current values."
+        )
+
+
 def _change_apply(*, change: PolicyChangeRequest, actor: User, ip: str | None) -> PolicyChange:
-    """Apply through the policy services: they validate again, bump the version and stale requests."""
+    """Apply through the policy services: they validate again, bump the version and stale the pending
+    requests the change can affect."""
+    _target_unchanged_ensure(change)
     p = change.proposed
     if change.action == PolicyChangeAction.RULE_CREATE:
         return policy_rule_save(actor=actor, ip=ip, **_rule_values(p))[1]

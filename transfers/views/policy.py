@@ -4,6 +4,7 @@ administrator approves."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import user_is_admin
+from accounts.access import Capability, key_sets_for, user_is_admin
 from accounts.web import client_ip, request_user
 from transfers.forms import (
     DailyLimitForm,
@@ -20,8 +21,10 @@ from transfers.forms import (
 )
 from transfers.models import (
     PolicyChangeAction,
+    PolicyChangeRequest,
 )
 from transfers.policy import policy_overview, policy_rule_get
+from transfers.policy_scope import change_preview
 from transfers.refusals import PolicyRefused
 from transfers.services import policy_changes
 from transfers.views.base import guarded
@@ -34,6 +37,7 @@ from transfers.views.base import guarded
 def policy(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     overview = policy_overview(user=user)
+    visible = set(key_sets_for(user=user, capability=Capability.VIEW).values_list("pk", flat=True))
     return render(
         request,
         "transfers/policy.html",
@@ -41,6 +45,10 @@ def policy(request: HttpRequest) -> HttpResponse:
             "rules": overview.rules,
             "limits": overview.limits,
             "changes": overview.changes,
+            # What approving each pending change would make stale, shown before anyone approves it.
+            "change_rows": [
+                (c, [r for r in change_preview(c) if r.key_set_id in visible]) for c in overview.changes
+            ],
             "recent_changes": overview.recent_changes,
             "state": overview.state,
             "is_admin": user_is_admin(user=user),
@@ -51,11 +59,27 @@ def policy(request: HttpRequest) -> HttpResponse:
 PROPOSED = "Proposed; a second administrator must approve it."
 
 
-def _proposed(request: HttpRequest, warnings: list[str]) -> HttpResponse:
-    messages.success(request, PROPOSED)
+def _stale_text(change: PolicyChangeRequest) -> str:
+    affected = change_preview(change)
+    if not affected:
+        return " Approving it makes no pending request stale."
+    ids = ", ".join(f"#{r.pk}" for r in affected[:10]) + (" …" if len(affected) > 10 else "")
+    return f" Approving it makes {len(affected)} pending request(s) stale: {ids}."
+
+
+def _proposed(
+    request: HttpRequest, warnings: list[str], change: PolicyChangeRequest | None = None
+) -> HttpResponse:
+    messages.success(request, PROPOSED + (_stale_text(change) if change is not None else ""))
     for warning in warnings:
         messages.warning(request, warning)
     return redirect("transfers:policy")
+
+
+def _decimal_initial(value: Decimal | None) -> str | None:
+    """A stored amount as typed: the column's 18 places ("10000.000000000000000000") would be refused by
+    the form's 8-place rule when the administrator saves the rule unchanged."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 @require_http_methods(["GET", "POST"])
@@ -74,9 +98,9 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
             "key_set": rule.key_set,
             "kind": rule.kind,
             "asset": rule.asset,
-            "min_amount": rule.min_amount,
+            "min_amount": _decimal_initial(rule.min_amount),
             "required_approvals": rule.required_approvals,
-            "passkey_required_above": rule.passkey_required_above,
+            "passkey_required_above": _decimal_initial(rule.passkey_required_above),
             "is_active": rule.is_active,
         }
         if rule
@@ -86,7 +110,7 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _, warnings = policy_changes.policy_change_propose(
+            change, warnings = policy_changes.policy_change_propose(
                 actor=user,
                 action=PolicyChangeAction.RULE_UPDATE if pk else PolicyChangeAction.RULE_CREATE,
                 target_id=pk,
@@ -106,7 +130,7 @@ def policy_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
         except PolicyRefused as exc:
             form.add_error(None, str(exc))
         else:
-            return _proposed(request, warnings)
+            return _proposed(request, warnings, change)
     return render(
         request,
         "transfers/policy_form.html",
@@ -127,7 +151,14 @@ def _policy_post(request: HttpRequest, call: Callable[..., Any], done: str, **kw
 
 
 def _propose_removal(request: HttpRequest, action: str, pk: int) -> HttpResponse:
-    return _policy_post(request, policy_changes.policy_change_propose, PROPOSED, action=action, target_id=pk)
+    try:
+        change, warnings = policy_changes.policy_change_propose(
+            actor=request_user(request), action=action, target_id=pk, ip=client_ip(request)
+        )
+    except PolicyRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("transfers:policy")
+    return _proposed(request, warnings, change)
 
 
 @require_POST
@@ -146,7 +177,7 @@ def policy_limit_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _, warnings = policy_changes.policy_change_propose(
+            change, warnings = policy_changes.policy_change_propose(
                 actor=user,
                 action=PolicyChangeAction.LIMIT_SAVE,
                 values={"key_set_id": d["key_set"].pk, "asset": d["asset"], "limit": d["limit"]},
@@ -155,7 +186,7 @@ def policy_limit_edit(request: HttpRequest) -> HttpResponse:
         except PolicyRefused as exc:
             form.add_error(None, str(exc))
         else:
-            return _proposed(request, warnings)
+            return _proposed(request, warnings, change)
     return render(
         request,
         "transfers/policy_form.html",
@@ -187,8 +218,9 @@ def policy_change_approve(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Change applied (policy v{change.version}); {change.stale_requests} pending request(s) "
-            "became stale.",
+            f"Change applied (policy v{change.version}); {change.stale_requests} pending request(s) it "
+            "could affect became stale and their requesters were told; other pending requests keep "
+            "their approvals.",
         )
         for warning in change.warnings:
             messages.warning(request, warning)
