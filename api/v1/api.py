@@ -21,7 +21,7 @@ from accounts.web import client_ip
 from api.models import ApiToken
 from api.services.tokens import TokenInvalid, api_token_authenticate
 from api.v1.pagination import CursorInvalid
-from api.v1.problems import field_errors, problem
+from api.v1.problems import CONTENT_TYPE, field_errors, problem
 from api.v1.ratelimit import TokenThrottle
 from api.v1.routes import ScopeRefused, router
 from transfers.refusals import DecisionRefused, RequestRefused
@@ -32,7 +32,20 @@ class TokenAuth(HttpBearer):
         return api_token_authenticate(raw=token, ip=client_ip(request))
 
 
-api = NinjaAPI(
+class DeskAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        """Error responses are documented as what they are: `application/problem+json`."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(code) >= 400 and "application/json" in content:
+                        response["content"] = {CONTENT_TYPE: content["application/json"]}
+        return schema
+
+
+api = DeskAPI(
     title="bingxadmin automation API",
     version="1",
     description=(
