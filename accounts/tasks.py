@@ -61,3 +61,11 @@ def audit_checkpoint_task() -> None:
 @shared_task(acks_late=True, max_retries=0, soft_time_limit=3000, time_limit=3600, ignore_result=True)
 def audit_verify_task(full: bool = False) -> None:
     audit_verify_run(full=bool(full))
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=45, time_limit=60, ignore_result=True)
+def balances_refresh_task(key_set_id: int, actor_id: int | None = None, ip: str | None = None) -> None:
+    """A person's "Refresh balances", run here so the page never waits on the exchange."""
+    from accounts.balance_refresh import balance_refresh_run
+
+    balance_refresh_run(key_set_id=int(key_set_id), actor_id=actor_id, ip=ip)

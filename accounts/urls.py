@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/deactivate/", views.keyset_deactivate, name="keyset_deactivate"),
     path("<int:pk>/verify/", views.keyset_verify, name="keyset_verify"),
     path("<int:pk>/refresh/", views.keyset_refresh, name="keyset_refresh"),
+    path("<int:pk>/refresh/progress/", views.keyset_refresh_progress, name="keyset_refresh_progress"),
     path("<int:pk>/discover/", views.keyset_discover, name="keyset_discover"),
     path("<int:pk>/grants/", views.keyset_grants, name="keyset_grants"),
     path("<int:pk>/grants/<int:grant_id>/revoke/", views.keyset_grant_revoke, name="keyset_grant_revoke"),

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors
 from accounts.access import ensure_admin, user_is_admin
+from accounts.balance_refresh import balance_refresh_progress, balance_refresh_start
 from accounts.forms import GrantForm, KeySetCreateForm, KeySetEditForm, ReplaceSecretForm
 from accounts.key_permissions import PERMISSION_NAMES
 from accounts.models import AccountKind, ApiKeySet, PeopleChangeKind
-from accounts.services.balances import balances_sync
 from accounts.services.key_sets import (
     KeySetRefused,
     key_set_activate,
@@ -214,14 +214,12 @@ def keyset_verify(request: HttpRequest, pk: int) -> HttpResponse:
 def keyset_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_get_for(user=user, pk=pk)
-    try:
-        result = balances_sync(key_set_id=key_set.pk, actor=user, ip=_ip(request))
-    except (ExchangeProblem, KeySetRefused) as exc:
+    try:  # in the background: the page returns at once and shows the progress (htmx poll)
+        balance_refresh_start(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    except KeySetRefused as exc:
         messages.error(request, f"Balances not refreshed. {exc}")
     else:
-        messages.success(request, f"Balances refreshed ({result.balances} asset balances).")
-        for note in result.notes:
-            messages.warning(request, f"Funding wallet not read: {note}")
+        messages.info(request, "Refreshing balances from the exchange in the background…")
     if request.POST.get("next") == "balances":
         return redirect("accounts:balances")
     return redirect("accounts:keyset_detail", pk=key_set.pk)
@@ -295,6 +293,18 @@ def keyset_grant_revoke(request: HttpRequest, pk: int, grant_id: int) -> HttpRes
         return redirect("accounts:keyset_grants", pk=key_set.pk)
     messages.success(request, "Grant revoked.")
     return redirect("accounts:keyset_grants", pk=key_set.pk)
+
+
+@require_http_methods(["GET"])
+@_denied_is_403
+def keyset_refresh_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress of a background balance refresh (polled by htmx while it runs)."""
+    key_set = selectors.key_set_get_for(user=_user(request), pk=pk)
+    progress = balance_refresh_progress(key_set=key_set)
+    response = render(request, "accounts/_refresh_progress.html", {"ks": key_set, "refresh": progress})
+    if request.headers.get("HX-Request") and progress is not None and not progress.active:
+        response["HX-Refresh"] = "true"  # finished: reload to show the new snapshot (or the reason)
+    return response
 
 
 @require_http_methods(["GET"])

@@ -286,6 +286,10 @@ BINGX_PRODUCTION_URL = "https://open-api.bingx.com"
 BINGX_SANDBOX_URL = env.str("BINGX_SANDBOX_URL", default="http://127.0.0.1:8100")
 BINGX_TIMEOUT_CONNECT = env.float("BINGX_TIMEOUT_CONNECT", default=3.05)
 BINGX_TIMEOUT_READ = env.float("BINGX_TIMEOUT_READ", default=10.0)
+# The banner "exchange unreachable" (exchange/health.py): this many failed calls in a row, the last
+# one at most this long ago.
+EXCHANGE_DOWN_AFTER_FAILURES = env.int("EXCHANGE_DOWN_AFTER_FAILURES", default=2)
+EXCHANGE_DOWN_FOR_SECONDS = env.int("EXCHANGE_DOWN_FOR_SECONDS", default=120)
 # Base URL policy (exchange/base_urls.py): real key sets use BINGX_PRODUCTION_URL unless custom bingx.com
 # hosts are allowed; sandbox key sets only reach these hosts (never a metadata address or someone's server).
 BINGX_ALLOW_CUSTOM_BASE_URL = env.bool("BINGX_ALLOW_CUSTOM_BASE_URL", default=False)
@@ -311,6 +315,8 @@ TRANSFER_UNSENT_CLAIM_SECONDS = env.int("TRANSFER_UNSENT_CLAIM_SECONDS", default
 TRANSFER_STUCK_AFTER_SECONDS = env.int("TRANSFER_STUCK_AFTER_SECONDS", default=20)
 # Re-executions of a transfer the exchange's records proved absent after the settle window; then FAILED.
 TRANSFER_ABSENT_RESENDS = env.int("TRANSFER_ABSENT_RESENDS", default=2)
+# Failed reconciliation lookups in a row wait 2, 4, 8, 16 s, then this (execution/lookup_backoff.py).
+RECONCILE_BACKOFF_MAX_SECONDS = env.float("RECONCILE_BACKOFF_MAX_SECONDS", default=30.0)
 # Execution refuses a request older than this (from submission): above the TTL, so an approval near
 # the end of the TTL still executes, yet a long-deferred transfer is never sent days later.
 TRANSFER_MAX_AGE_HOURS = env.int("TRANSFER_MAX_AGE_HOURS", default=48)

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from bingx import CallInfo, Client
 from bingx.errors import RATE_LIMIT_CODES, parse_retry_after_ms
-from exchange import ratelimit
+from exchange import health, ratelimit
 from exchange.base_urls import base_url_ensure
 from exchange.credentials import KeySetLike
 
@@ -31,6 +31,10 @@ def on_response_hook(
     def hook(info: CallInfo) -> None:
         if pacer is not None:
             pacer.after_response(info.path)
+        # what the banner "exchange unreachable" reads (exchange.health)
+        health.exchange_call_record(
+            base_url=info.base_url, answered=health.exchange_answered(info.http_status)
+        )
         if info.code in RATE_LIMIT_CODES or info.http_status in (418, 429):
             named = parse_retry_after_ms(info.msg)
             retry_in = None if named is None else named - (int(time.time() * 1000) + client.time_offset_ms)

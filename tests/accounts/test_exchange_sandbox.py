@@ -214,7 +214,12 @@ def test_verify_and_refresh_buttons_show_messages(sandbox, viewer, admin1):
     body = web.post(reverse("accounts:keyset_verify", args=[ks.pk]), follow=True).content.decode()
     assert f"Verified: BingX UID {MAIN_UID}" in body
     body = web.post(reverse("accounts:keyset_refresh", args=[ks.pk]), follow=True).content.decode()
-    assert "Balances refreshed" in body
+    assert "Refreshing balances from the exchange in the background" in body  # a worker reads BingX
+    from accounts.balance_refresh import balance_refresh_run
+
+    assert balance_refresh_run(key_set_id=ks.pk, actor_id=viewer.pk).state == "done"  # the worker's side
+    body = web.get(reverse("accounts:keyset_detail", args=[ks.pk])).content.decode()
+    assert "Refreshed</span>" in body
     assert "10000" in body
     body = web.get(reverse("accounts:balances")).content.decode()
     assert ks.label in body

@@ -40,6 +40,7 @@ from exchange.credentials import CredentialsUnavailable
 from exchange.timeutil import datetime_to_ms
 from transfers import dispatch, notifications
 from transfers.execution.attempts import CallRecorder, worker_name
+from transfers.execution.lookup_backoff import lookup_gate_seconds, lookup_retry_delay
 from transfers.execution.plan import RECORD_ENDPOINTS
 from transfers.lifecycle import transition
 from transfers.models import (
@@ -199,7 +200,7 @@ def transfer_reconcile(*, request_id: int) -> str:
     req = TransferRequest.objects.select_related("key_set").filter(pk=request_id).first()
     if req is None or req.status != Status.UNKNOWN:
         return "nothing to do"
-    recent = timezone.now() - timedelta(seconds=GATE_S)
+    recent = timezone.now() - timedelta(seconds=lookup_gate_seconds(req=req, gate=GATE_S))
     if ExecutionAttempt.objects.filter(
         request=req, kind=AttemptKind.RECONCILE, started_at__gt=recent
     ).exists():
@@ -369,7 +370,7 @@ def _lookup_failed(
         error=error,
         message=f"Could not read BingX records: {text}",
     )
-    delay = min(RETRY_DELAY_S, max(MIN_DELAY_S, getattr(error, "retry_in", None) or RETRY_DELAY_S))
+    delay = lookup_retry_delay(req=req, retry_in=getattr(error, "retry_in", None))  # backs off
     with transaction.atomic():
         attempt.save()
         if _settled(req):

@@ -170,6 +170,7 @@ def test_beat_schedules_exist_for_registered_tasks():
     migration.create(apps, None)  # idempotent: admin edits survive re-runs
     importlib.import_module("transfers.migrations.0005_task_names").forward(apps, None)
     importlib.import_module("transfers.migrations.0008_sweep_every_5s").every(15, 5)(apps, None)
+    importlib.import_module("transfers.migrations.0013_reminders_schedule").create(apps, None)
     app.loader.import_default_modules()
     every = {t.task: t.interval.every for t in PeriodicTask.objects.select_related("interval")}
     every = {task: s for task, s in every.items() if not task.startswith("accounts.tasks.audit_")}  # own test
@@ -178,6 +179,7 @@ def test_beat_schedules_exist_for_registered_tasks():
         "transfers.tasks.transfer_requests_expire_task": 60,
         "accounts.tasks.balances_sync_all_task": 600,
         "transfers.tasks.records_sync_all_task": 300,
+        "transfers.tasks.transfer_reminders_task": 300,
     }
     assert set(every) <= set(app.tasks)
 
