@@ -242,9 +242,10 @@ def _from_snapshot(source: Source) -> Available | None:
     )
 
 
-def _last_known(source: Source) -> Available | None:
+def _last_known(source: Source, *, use_snapshot: bool = True) -> Available | None:
     """The freshest of the remembered exchange answer and the last balance sync."""
-    found = [a for a in (_from_cache(source), _from_snapshot(source)) if a is not None and a.as_of]
+    snapshot = _from_snapshot(source) if use_snapshot else None
+    found = [a for a in (_from_cache(source), snapshot) if a is not None and a.as_of]
     return max(found, key=lambda a: a.as_of) if found else None  # type: ignore[arg-type,return-value]
 
 
@@ -256,11 +257,14 @@ def available_remember(*, source: Source, coins: dict[str, Decimal], as_of: dt.d
     )
 
 
-def available_for_source(*, source: Source, max_age: int | None = None, read: bool = True) -> Available:
+def available_for_source(
+    *, source: Source, max_age: int | None = None, read: bool = True, use_snapshot: bool = True
+) -> Available:
     """The last known answer when younger than `max_age` seconds, else a fresh read (when `read`);
-    when the exchange cannot be reached, the last known value with `problem` saying why."""
+    when the exchange cannot be reached, the last known value with `problem` saying why.
+    `use_snapshot=False`: the remembered answer only (no database read, for lists)."""
     max_age = settings.TRANSFER_BALANCE_MAX_AGE_SECONDS if max_age is None else max_age
-    known = _last_known(source)
+    known = _last_known(source, use_snapshot=use_snapshot)
     if known is not None and known.age_seconds is not None and known.age_seconds <= max_age:
         return known
     if not read:

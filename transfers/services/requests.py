@@ -51,6 +51,7 @@ from transfers.policy import (
     quorum_for,
 )
 from transfers.refusals import DecisionRefused, RequestRefused
+from transfers.resubmit import RESUBMITTABLE
 from transfers.services.request_fields import request_fields_clean
 
 
@@ -193,7 +194,6 @@ def request_input_clean(
 # --- requests ------------------------------------------------------------------------------------
 
 
-RESUBMITTABLE = (Status.STALE, Status.EXPIRED, Status.FAILED)
 
 
 def transfer_request_create(
