@@ -12,6 +12,7 @@ from accounts.models import ApiKeySet, User
 from transfers import recipients
 from transfers.kinds import wallet_label
 from transfers.models import (
+    FINAL_STATUSES,
     AllowedRecipient,
     Decision,
     RecipientStatus,
@@ -46,6 +47,7 @@ class RequestFacts:
     rejected_by: list[User]
     may_still_approve: list[User]
     quorum_rule: str
+    heading: str
     duplicates: list[TransferRequest] = field(default_factory=list)
 
 
@@ -117,6 +119,16 @@ def places_of(*, req: TransferRequest) -> tuple[Place, Place]:
     return Place(name="?"), Place(name="?")
 
 
+_IN_FLIGHT = (Status.APPROVED, Status.SUBMITTING, Status.UNKNOWN)
+
+
+def summary_heading(*, status: str) -> str:
+    """The page's summary heading: what would be, is being, or was executed."""
+    if status in FINAL_STATUSES:
+        return "What was executed" if status in (Status.SUCCEEDED, Status.FAILED) else "What was requested"
+    return "What is being executed" if status in _IN_FLIGHT else "What would be executed"
+
+
 def quorum_rule_text(*, req: TransferRequest) -> str:
     n = req.required_approvals
     needs = f"{n} approval{'s' if n != 1 else ''}"
@@ -173,6 +185,7 @@ def request_facts(*, req: TransferRequest, decisions: list[Any], visible: Any) -
         rejected_by=rejected,
         may_still_approve=still,
         quorum_rule=quorum_rule_text(req=req),
+        heading=summary_heading(status=req.status),
         duplicates=duplicates_of(req=req, visible=visible),
     )
 

@@ -165,7 +165,14 @@ def test_history_csv_is_streamed_with_every_row(alice, bob, key_set, pending):
 def test_status_endpoint_returns_only_the_status(alice, bob, pending):
     response = signed_in(alice).get(reverse("transfers:request_state", args=[pending.pk]))
     assert response.status_code == 200
-    assert json.loads(response.content) == {"id": pending.pk, "status": "pending", "decisions": 0}
+    assert json.loads(response.content) == {
+        "id": pending.pk,
+        "status": "pending",
+        "decisions": 0,
+        "label": "Pending approval",  # what the open page shows at once (static/js/live_status.js)
+        "final": False,
+        "heading": "What would be executed",
+    }
     assert "no-store" in response["Cache-Control"]
 
 
@@ -206,7 +213,8 @@ def test_status_endpoint_enforces_the_detail_pages_permission(pending, key_set):
 def test_detail_page_polls_the_cheap_endpoint(alice, pending):
     body = signed_in(alice).get(reverse("transfers:request_detail", args=[pending.pk])).content.decode()
     state = reverse("transfers:request_state", args=[pending.pk])
-    assert f'hx-get="{state}?shown=pending:0" hx-trigger="every 500ms" hx-swap="none"' in body
+    assert f'data-state-url="{state}" data-shown="pending:0" data-every="500"' in body
+    assert "js/live_status.js" in body
     assert 'hx-trigger="bx-status-moved from:body"' in body
 
 

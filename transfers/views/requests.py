@@ -30,10 +30,12 @@ from transfers.forms import (
 )
 from transfers.models import (
     FINAL_STATUSES,
+    Status,
     TransferKind,
     TransferRequest,
 )
 from transfers.refusals import DecisionRefused, RequestRefused
+from transfers.request_facts import summary_heading
 from transfers.services import decisions
 from transfers.services import requests as request_services
 from transfers.services.request_fields import request_initial_from
@@ -217,13 +219,23 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @guarded
 def request_state(request: HttpRequest, pk: int) -> HttpResponse:
-    """What the open detail page polls every 3 s: only the status and the number of decisions (a
+    """What the open detail page polls every 500 ms (static/js/live_status.js): only the status
+    (with its label and the page heading, shown at once) and the number of decisions (a
     couple of queries, whatever the size of the desk), with the detail page's permission (404 when
     the person may not view the request). `shown` is the token the page was rendered with: when the
     status moved on, htmx reloads the page; when only a decision was added, the status area
     re-renders itself once (HX-Trigger) through request_status."""
     state = selectors.request_state_for(user=request_user(request), pk=pk)
-    response = JsonResponse({"id": pk, "status": state.status, "decisions": state.decisions})
+    response = JsonResponse(
+        {
+            "id": pk,
+            "status": state.status,
+            "decisions": state.decisions,
+            "label": Status(state.status).label,
+            "final": state.status in FINAL_STATUSES,
+            "heading": summary_heading(status=state.status),
+        }
+    )
     response["Cache-Control"] = "no-store"
     shown_status, _, _ = (request.GET.get("shown") or "").partition(":")
     if shown_status and shown_status != state.status:
