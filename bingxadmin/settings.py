@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.time_zone.PersonTimeZoneMiddleware",  # times in the person's zone (their preferences)
     "accounts.request_context.RequestContextMiddleware",  # address and person for audit receivers
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.SecondFactorMiddleware",  # after the login check: password, then second factor
