@@ -284,7 +284,7 @@ def test_submit_again_creates_a_new_request_with_new_approvals_linked_both_ways(
     c.force_login(alice)
     detail = c.get(reverse("transfers:request_detail", args=[old.pk])).content.decode()
     assert 'id="submit-again-button"' in detail
-    form_page = c.get(reverse("transfers:request_new"), {"kind": old.kind, "again": old.pk})
+    form_page = c.get(reverse("transfers:request_new"), {"kind": str(old.kind), "again": str(old.pk)})
     form = form_page.context["form"]
     assert form["amount"].value() == "25"
     assert form["recipient_account"].value() == old.payload["recipient_account"]
