@@ -1,7 +1,8 @@
 """When emails leave: receivers that schedule transfers.notifications after the change commits.
 
 - A request's status change (transfers.events.request_event, sent by lifecycle.transition inside its
-  transaction): the outcome emails (succeeded, failed, unknown, expired) and "needs attention".
+  transaction): the outcome emails (succeeded, failed, unknown, expired, stale) and "needs
+  attention".
 - An audit event whose verb puts a proposal in front of a second administrator (key set, people
   change, policy change, address-book entry, sweep/top-up rule): the other administrators.
 
@@ -21,8 +22,8 @@ from accounts.models import AuditEvent
 from transfers.events import request_event
 from transfers.models import Status, TransferRequest
 
-# The statuses whose emails this receiver sends (approved/rejected: the decision; stale: mark_stale).
-NOTIFIED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN, Status.EXPIRED})
+# The statuses whose emails this receiver sends (approved and rejected: the decision service).
+NOTIFIED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN, Status.EXPIRED, Status.STALE})
 
 
 def request_status_notify_on_commit(

@@ -156,8 +156,8 @@ def notify_approvers_batch_waiting(*, batch_id: int) -> int:
 def notify_requester_stale(*, request_id: int, reason: str = "") -> int:
     """Tell the requester their pending request went stale (policy, key set or address book changed)."""
     req = TransferRequest.objects.select_related("key_set", "requested_by").filter(pk=request_id).first()
-    if req is None or not req.requested_by.email:
-        return 0
+    if req is None or not req.requested_by.email or not _first_time(req=req, what="stale"):
+        return 0  # once: every way into STALE reports it (transition receiver, requests_mark_stale)
     return _send(
         subject=f"[bingxadmin] Transfer #{req.pk} went stale: submit it again if still needed",
         template="emails/transfer_stale.txt",
@@ -198,9 +198,9 @@ _ENDED_SUBJECT: dict[str, str] = {
 def notify_request_status(*, request_id: int, status: str) -> int:
     """The email(s) for a request that just moved to `status` (called on commit of the transition).
 
-    Succeeded, expired, unknown: the requester. Failed: the requester and its approvers. Unknown and
-    failed also go to the administrators ("needs attention"). Approved and rejected are sent by the
-    decision (notify_requester_decided), stale by requests_mark_stale (notify_requester_stale).
+    Succeeded, expired, unknown, stale: the requester. Failed: the requester and its approvers.
+    Unknown and failed also go to the administrators ("needs attention"). Approved and rejected are
+    sent by the decision (notify_requester_decided); stale is sent once whichever path reports it.
     """
     req = TransferRequest.objects.select_related("key_set", "requested_by").filter(pk=request_id).first()
     if req is None:
@@ -208,6 +208,8 @@ def notify_request_status(*, request_id: int, status: str) -> int:
     sent = 0
     if status == Status.FAILED:
         sent += notify_execution_failed(request_id=request_id)
+    elif status == Status.STALE:  # the reason is the request's attention_reason
+        sent += notify_requester_stale(request_id=request_id)
     elif status in _ENDED_SUBJECT:
         leg = req.batch_id is not None and status == Status.SUCCEEDED  # the batch page says it for all legs
         what = f"{status}:{req.absent_resends}"  # an UNKNOWN after an absent re-send is news again

@@ -4,6 +4,7 @@ second administrator, the menu's Approvals counter and the dashboard's blocks.""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,36 @@ def test_approvals_counter_in_the_menu_and_failed_unknown_need_attention(
     attention = page.split('id="attention"')[1].split("</section>")[0]
     assert f"#{first.pk}</a>" in attention
     assert "Approvals</a>" in page  # alice may decide nothing of her own: no counter
+
+
+def test_stale_is_emailed_once_whichever_path_reports_it(
+    smtp_inbox, alice, bob, key_set, django_capture_on_commit_callbacks
+):
+    from transfers.services.requests import requests_mark_stale
+
+    req = new_request(requester=alice, key_set=key_set)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            requests_mark_stale(
+                requests=TransferRequest.objects.filter(pk=req.pk),
+                actor=None,
+                reason="The key set's secret was replaced.",
+            )
+            == 1
+        )
+    msg = smtp_inbox.wait_for("alice@example.com", f"Transfer #{req.pk} went stale")
+    assert "secret was replaced" in msg.body
+    time.sleep(0.3)  # both paths have run: still one message
+    assert len([s for s in smtp_inbox.subjects("alice@example.com") if "stale" in s]) == 1
+
+
+def test_a_request_found_expired_when_someone_decides_is_emailed_as_expired(
+    smtp_inbox, alice, bob, key_set, django_capture_on_commit_callbacks
+):
+    from transfers.refusals import DecisionRefused
+
+    req = new_request(requester=alice, key_set=key_set)
+    TransferRequest.objects.filter(pk=req.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DecisionRefused):
+        transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
+    smtp_inbox.wait_for("alice@example.com", f"Transfer #{req.pk} expired")
