@@ -197,6 +197,8 @@ class SandboxApp:
         fault = self.faults.take(path)
         if fault is not None:
             self.journal.update(entry, fault=fault.mode)
+            if fault.mode == "slow":
+                self.stopping.wait(fault.delay if fault.delay is not None else DEFAULT_DELAY_S)
             if fault.mode == "timeout_before_apply":
                 self.stopping.wait(fault.delay if fault.delay is not None else DEFAULT_DELAY_S)
                 return self._drop(environ, start_response)

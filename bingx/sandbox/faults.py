@@ -16,6 +16,7 @@ MODES = (
     "http_500",  # HTTP 500, nothing applied
     "http_504_after_apply",  # handle normally, then answer HTTP 504 with a gateway-error body
     "error_code",  # BingX error `code`/`msg` in the normal envelope, nothing applied
+    "slow",  # sleep `delay` s (default 15), then handle normally: a slow exchange
 )
 DEFAULT_DELAY_S = 15.0
 

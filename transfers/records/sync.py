@@ -30,8 +30,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import queue
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -196,42 +198,52 @@ def upsert_rows(*, key_set_id: int, source: str, rows: Sequence[Row]) -> tuple[i
     return len(new), len(changed)
 
 
-def _sync_scope(*, key_set_id: int, plan: Scope, end_ms: int, report: SourceReport) -> None:
-    cursor, _ = SyncCursor.objects.get_or_create(key_set_id=key_set_id, source=plan.source, scope=plan.scope)
-    start_ms = max(0, cursor.last_time_ms - OVERLAP_MS) if cursor.last_time_ms else None
-    newest = cursor.last_time_ms
-    oldest_pending: int | None = None
+def _read_pages(*, plan: Scope, start_ms: int | None, end_ms: int) -> Iterator[list[Row]]:
+    """The scope's pages from `start_ms` to `end_ms`, converted (network only: runs in a reader
+    thread). Stops after the last page; refuses an exchange that ignores the paging parameters."""
     seen = 0
     previous_first: str | None = None
     for n in range(MAX_PAGES):
         page = plan.fetch(start_ms, end_ms, n)
-        report.calls += 1
         rows = [plan.convert(r) for r in page.rows]
         if rows and rows[0].exchange_id == previous_first:
             raise bingx.Ambiguous(
                 "the exchange returned the same page twice; paging ignored", path=plan.scope
             )
         previous_first = rows[0].exchange_id if rows else None
-        inserted, updated = upsert_rows(key_set_id=key_set_id, source=plan.source, rows=rows)
-        report.fetched += len(rows)
-        report.inserted += inserted
-        report.updated += updated
+        yield rows
+        seen += len(rows)
+        if len(rows) < plan.page_size or seen >= page.total:
+            return
+    raise bingx.Ambiguous(f"more than {MAX_PAGES} pages; stopped", path=plan.scope)
+
+
+@dataclass
+class _ScopeProgress:
+    """What the writer learnt of one scope's pages so far (the cursor moves when it is complete)."""
+
+    cursor: SyncCursor
+    newest: int
+    oldest_pending: int | None = None
+
+    def take(self, rows: Sequence[Row]) -> None:
         for row in rows:
             if row.time_ms is None:
                 continue
-            newest = max(newest, row.time_ms)
+            self.newest = max(self.newest, row.time_ms)
             if row.pending:
-                oldest_pending = row.time_ms if oldest_pending is None else min(oldest_pending, row.time_ms)
-        seen += len(rows)
-        if len(rows) < plan.page_size or seen >= page.total:
-            break
-    else:
-        raise bingx.Ambiguous(f"more than {MAX_PAGES} pages; stopped", path=plan.scope)
-    if oldest_pending is not None:
-        # Keep a pending record inside the next window so its final status is read.
-        newest = min(newest, oldest_pending)
-    SyncCursor.objects.filter(pk=cursor.pk).update(last_time_ms=newest, last_synced_at=timezone.now())
-    report.scopes += 1
+                self.oldest_pending = (
+                    row.time_ms if self.oldest_pending is None else min(self.oldest_pending, row.time_ms)
+                )
+
+    def complete(self) -> None:
+        newest = self.newest
+        if self.oldest_pending is not None:
+            # Keep a pending record inside the next window so its final status is read.
+            newest = min(newest, self.oldest_pending)
+        SyncCursor.objects.filter(pk=self.cursor.pk).update(
+            last_time_ms=newest, last_synced_at=timezone.now()
+        )
 
 
 def _resolve(*, key_set_id: int, sources: Iterable[str] | None) -> tuple[ApiKeySet, list[RecordSource]]:
@@ -276,32 +288,35 @@ def _exchange_now_ms(client: bingx.Client) -> int:
 def records_sync(*, key_set_id: int, sources: Iterable[str] | None = None) -> SyncReport:
     """Read every record endpoint that applies to the key set (or only `sources`), upsert, match.
 
-    A failing scope is reported and skipped (its cursor stays, so the next run reads it again); the
-    other scopes still sync. A rate-limited scope is never dropped: it is read again once the
-    endpoint is free, in this task or, after a long block, in one enqueued for then with the
-    source's remaining scopes. Raises `SyncRefused` before touching anything for bad input.
+    The endpoints are read at the same time, each by a reader thread of its own within that
+    endpoint's own rate limit (module docstring); this thread alone writes what they read. A failing
+    scope is reported and skipped (its cursor stays, so the next run reads it again); the other
+    scopes still sync. A rate-limited scope is never dropped: it is read again once the endpoint is
+    free, in this task or, after a long block, in one enqueued for then with the source's remaining
+    scopes. Raises `SyncRefused` before touching anything for bad input.
     """
     started = time.monotonic()
     key_set, wanted = _resolve(key_set_id=key_set_id, sources=sources)
     report = SyncReport(key_set_id=key_set.pk, sources={s.value: SourceReport() for s in wanted})
     try:
-        client = client_for(key_set=key_set)
+        clients = {source: client_for(key_set=key_set) for source in wanted}  # one per reader thread
     except CredentialsUnavailable as exc:
         raise SyncRefused(str(exc)) from exc
-    budget = _WaitBudget(seconds=RATE_LIMIT_WAIT_BUDGET_S)
     try:
-        end_ms = _exchange_now_ms(client)
+        end_ms = _exchange_now_ms(clients[wanted[0]])
+        jobs: list[_SourceJob] = []
         for source in wanted:
-            _sync_source(
-                key_set=key_set,
-                client=client,
-                source=source,
-                end_ms=end_ms,
-                budget=budget,
-                report=report.sources[source.value],
+            budget = _WaitBudget(seconds=RATE_LIMIT_WAIT_BUDGET_S)
+            source_report = report.sources[source.value]
+            plans = _plans(
+                key_set=key_set, client=clients[source], source=source, budget=budget, report=source_report
             )
+            if plans:
+                jobs.append(_SourceJob(source=source, plans=plans, budget=budget, report=source_report))
+        _read_concurrently(key_set=key_set, jobs=jobs, end_ms=end_ms)
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
 
     deferred = {name: r for name, r in report.sources.items() if r.deferred}
     if deferred:
@@ -349,19 +364,19 @@ def _rate_limit_wait_s(exc: Exception) -> float | None:
     return None
 
 
-def _sync_source(
+def _plans(
     *,
     key_set: ApiKeySet,
     client: bingx.Client,
     source: RecordSource,
-    end_ms: int,
     budget: _WaitBudget,
     report: SourceReport,
-) -> None:
-    plans: list[Scope] | None = None
-    while plans is None:
+) -> list[Scope]:
+    """The source's scopes (reads the database, and the exchange for a main account's own uid when it
+    is not stored yet); [] when they cannot be listed now (reported as an error or deferred)."""
+    while True:
         try:
-            plans = list(scopes_for(key_set=key_set, client=client, source=source))
+            return list(scopes_for(key_set=key_set, client=client, source=source))
         except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
             wait_s = _rate_limit_wait_s(exc)
             if wait_s is not None and budget.spend(wait_s):
@@ -371,24 +386,152 @@ def _sync_source(
                 report.deferred_for_s = wait_s
             else:
                 report.errors.append(_describe(exc=exc, key_set=key_set))
-            return
-    remaining = list(plans)
-    while remaining:
-        plan = remaining[0]
-        try:
-            _sync_scope(key_set_id=key_set.pk, plan=plan, end_ms=end_ms, report=report)
-        except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
-            wait_s = _rate_limit_wait_s(exc)
-            if wait_s is not None:
-                if budget.spend(wait_s):
-                    continue  # the same scope again, from its cursor
-                report.deferred.extend(p.scope for p in remaining)
-                report.deferred_for_s = wait_s
-                return
-            report.errors.append(f"{plan.scope}: {_describe(exc=exc, key_set=key_set)}")
-            if isinstance(exc, (bingx.AuthenticationError, bingx.PermissionDenied)):
-                return  # every other scope of this endpoint would be refused the same way
-        remaining.pop(0)
+            return []
+
+
+@dataclass
+class _SourceJob:
+    source: RecordSource
+    plans: list[Scope]
+    budget: _WaitBudget
+    report: SourceReport
+
+
+@dataclass
+class _Event:
+    """From a reader thread to the writer: a page of rows, a scope read to its end ("done") or failed,
+    an unexpected error ("crashed"), or the reader's end ("finished"; the scopes it left for a later
+    task are in its job's report by then)."""
+
+    kind: str
+    job: _SourceJob
+    plan: Scope | None = None
+    rows: list[Row] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+# Pages a reader may read ahead of the writer before it waits for the writer.
+READ_AHEAD_PAGES = 4
+_PUT_POLL_S = 0.2
+
+
+def _read_concurrently(*, key_set: ApiKeySet, jobs: list[_SourceJob], end_ms: int) -> None:
+    """One reader thread per endpoint (network only, its own client); this thread writes every page
+    in its own short transaction and moves each scope's cursor once the scope was read to its end."""
+    if not jobs:
+        return
+    progress: dict[tuple[str, str], _ScopeProgress] = {}
+    starts: dict[tuple[str, str], int | None] = {}
+    for job in jobs:
+        for plan in job.plans:
+            cursor, _ = SyncCursor.objects.get_or_create(
+                key_set_id=key_set.pk, source=plan.source, scope=plan.scope
+            )
+            progress[(plan.source, plan.scope)] = _ScopeProgress(cursor=cursor, newest=cursor.last_time_ms)
+            starts[(plan.source, plan.scope)] = (
+                max(0, cursor.last_time_ms - OVERLAP_MS) if cursor.last_time_ms else None
+            )
+    events: queue.Queue[_Event] = queue.Queue(maxsize=READ_AHEAD_PAGES * len(jobs))
+    stop = threading.Event()
+    readers = [
+        threading.Thread(
+            target=_reader,
+            kwargs={"job": job, "starts": starts, "end_ms": end_ms, "events": events, "stop": stop},
+            name=f"records-{job.source}",
+            daemon=True,
+        )
+        for job in jobs
+    ]
+    for reader in readers:
+        reader.start()
+    running = len(readers)
+    crashed: BaseException | None = None
+    try:
+        while running:
+            event = events.get()
+            if event.kind == "finished":
+                running -= 1
+            elif event.kind == "crashed":
+                crashed = crashed or event.error
+            else:
+                _write(key_set=key_set, event=event, progress=progress)
+    except BaseException:
+        stop.set()  # the readers stop at their next page; drain so none waits on a full queue
+        while running:
+            if events.get().kind == "finished":
+                running -= 1
+        raise
+    finally:
+        for reader in readers:
+            reader.join(timeout=1.0)
+    if crashed is not None:
+        raise crashed
+
+
+def _write(*, key_set: ApiKeySet, event: _Event, progress: dict[tuple[str, str], _ScopeProgress]) -> None:
+    plan, report = event.plan, event.job.report
+    if event.kind == "page" and plan is not None:
+        inserted, updated = upsert_rows(key_set_id=key_set.pk, source=plan.source, rows=event.rows)
+        report.calls += 1
+        report.fetched += len(event.rows)
+        report.inserted += inserted
+        report.updated += updated
+        progress[(plan.source, plan.scope)].take(event.rows)
+    elif event.kind == "done" and plan is not None:
+        progress[(plan.source, plan.scope)].complete()
+        report.scopes += 1
+    elif event.kind == "failed" and plan is not None and isinstance(event.error, Exception):
+        report.errors.append(f"{plan.scope}: {_describe(exc=event.error, key_set=key_set)}")
+
+
+def _reader(
+    *,
+    job: _SourceJob,
+    starts: dict[tuple[str, str], int | None],
+    end_ms: int,
+    events: queue.Queue[_Event],
+    stop: threading.Event,
+) -> None:
+    """Read the job's scopes one after another (a rate-limited scope is read again from its start
+    after the wait, within the source's budget); never touches the database."""
+
+    def put(event: _Event) -> bool:
+        while not stop.is_set():
+            try:
+                events.put(event, timeout=_PUT_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        remaining = list(job.plans)
+        while remaining and not stop.is_set():
+            plan = remaining[0]
+            try:
+                for rows in _read_pages(plan=plan, start_ms=starts[(plan.source, plan.scope)], end_ms=end_ms):
+                    if not put(_Event("page", job, plan, rows)):
+                        return
+            except (bingx.BingXError, ratelimit.RateLimitUnavailable) as exc:
+                wait_s = _rate_limit_wait_s(exc)
+                if wait_s is not None:
+                    if job.budget.spend(wait_s):
+                        continue  # the same scope again, from its cursor
+                    job.report.deferred.extend(p.scope for p in remaining)
+                    job.report.deferred_for_s = wait_s
+                    return
+                if not put(_Event("failed", job, plan, error=exc)):
+                    return
+                if isinstance(exc, (bingx.AuthenticationError, bingx.PermissionDenied)):
+                    return  # every other scope of this endpoint would be refused the same way
+            else:
+                if not put(_Event("done", job, plan)):
+                    return
+            remaining.pop(0)
+    except BaseException as exc:  # a bug or an unexpected answer: the task fails, as it would inline
+        put(_Event("crashed", job, error=exc))
+    finally:
+        events.put(_Event("finished", job))  # the writer always drains until every reader finished
 
 
 def _describe(*, exc: Exception, key_set: ApiKeySet) -> str:

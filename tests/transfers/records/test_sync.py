@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from accounts.models import ApiKeySet, AuditEvent, KeySetStatus, User
+from bingx import endpoints
 from bingx.sandbox import SandboxServer
 from tests.transfers.execution_support import EXTERNAL_UID, MAIN_UID, SUB1_UID, SUB2_UID
 from tests.transfers.records.records_support import (
@@ -604,3 +605,34 @@ def test_pending_record_keeps_the_cursor_until_its_status_is_final(
     assert (report.inserted, report.updated) == (0, 1)
     pending.refresh_from_db()
     assert pending.status == "6"
+
+
+def test_record_endpoints_are_read_at_the_same_time(demo_sandbox: SandboxServer, db: None) -> None:
+    """Each endpoint has its own rate limit, so a slow one does not hold up the others: with every
+    record endpoint answering 1 s late, the four endpoints' first calls all arrive at the exchange
+    before the first of them has been answered (read one after another, the second endpoint would
+    be asked only after the first endpoint's last answer)."""
+    main = key_set_for(demo_sandbox, MAIN_UID)
+    paths = {
+        "asset": endpoints.TRANSFER_RECORDS.path,
+        "legacy_asset": endpoints.LEGACY_TRANSFER_RECORDS.path,
+        "inner": endpoints.INNER_TRANSFER_RECORDS.path,
+        "family": endpoints.SUB_TRANSFER_HISTORY.path,
+    }
+    for path in paths.values():
+        demo_sandbox.app.add_fault(path, "slow", count=1, delay=1.0)
+
+    report = records_sync(key_set_id=main.pk)
+
+    assert report.ok, report.errors
+    assert {s: r.inserted for s, r in report.sources.items()} == {
+        "asset": 2,
+        "legacy_asset": 1,
+        "inner": 2,
+        "family": 1,
+    }
+    firsts = {
+        name: min(c["time_ms"] for c in demo_sandbox.app.journal.list(path)) for name, path in paths.items()
+    }
+    # Every endpoint was first asked within the first (1 s) slow answer of whichever was asked first.
+    assert max(firsts.values()) - min(firsts.values()) < 900, firsts
