@@ -1,6 +1,7 @@
 """Policy edits under four eyes: `policy_change_propose` stores a pending change, a second administrator's
 `policy_change_approve` applies it through the private rule/limit steps, which bump the policy version
-and make pending requests stale; `policy_change_reject`, `policy_change_cancel`.
+and make the pending requests they can affect stale (transfers.policy_scope); `policy_change_reject`,
+`policy_change_cancel`.
 """
 
 from __future__ import annotations
