@@ -19,7 +19,8 @@ from api.payloads import batch_data, request_data
 from api.services.tokens import token_key_sets
 from api.v1.pagination import page_of
 from transfers.batch_csv import LegInput
-from transfers.models import DailyLimit, PolicyRule, TransferBatch, TransferRecord, TransferRequest
+from transfers.models import TransferBatch, TransferRecord, TransferRequest
+from transfers.policy import policy_overview
 from transfers.services.batches import transfer_batch_cancel, transfer_batch_create
 from transfers.services.requests import transfer_request_cancel, transfer_request_create
 
@@ -500,9 +501,11 @@ def batch_cancel(request: HttpRequest, batch_id: int, idempotency_key: str = Ide
 @router.get("/policy", response={200: PolicyOut, **ERRORS}, tags=["policy"])
 def policy_get(request: HttpRequest) -> Any:
     """The approval rules and 24-hour limits that apply to the key sets this token may see."""
-    visible = set(_visible_key_set_ids(_token(request)).values_list("pk", flat=True))
-    rules = PolicyRule.objects.order_by("position", "id")
-    limits = DailyLimit.objects.order_by("key_set_id", "asset")
+    token = _token(request)
+    overview = policy_overview(user=token.user)  # the policy page's read, scoped to the person
+    visible = set(_visible_key_set_ids(token).values_list("pk", flat=True))  # narrowed to the token
+    rules = overview.rules
+    limits = overview.limits
     return {
         "rules": [
             {
