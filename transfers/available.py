@@ -43,6 +43,7 @@ class Source:
     amount_attr: str  # the coin attribute holding the movable amount
     asset_attr: str = "asset"
     snapshot_wallet: str | None = None  # a BalanceSnapshot wallet of key_set to fall back on
+    what: str = ""  # the panel's heading, e.g. "Transferable from fund to spot"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Available:
     origin: str = ""  # "exchange" (read now), "last known", "balance sync"
     source_key: str = ""
     assets_listed: list[str] = field(default_factory=list)
+    what: str = ""
 
     @property
     def known(self) -> bool:
@@ -124,6 +126,7 @@ def source_for(*, key_set: ApiKeySet, kind: str, fields: dict[str, Any]) -> Sour
             read=("transferable_coins", (src, dst)),
             amount_attr="amount",
             snapshot_wallet=src if src in ("fund", "spot") else None,
+            what=f"Transferable from {src} to {dst}",
         )
     if kind in (TransferKind.INNER, TransferKind.SUB_INNER):
         wallet = WALLET_TYPE_TO_WALLET.get(_int(fields.get("wallet_type")))
@@ -137,6 +140,7 @@ def source_for(*, key_set: ApiKeySet, kind: str, fields: dict[str, Any]) -> Sour
                 read=("fund_balances", ()),
                 amount_attr="free",
                 snapshot_wallet="fund",
+                what=f"Funding wallet balance of {key_set.label}",
             )
         return Source(
             key_set=key_set,
@@ -144,6 +148,7 @@ def source_for(*, key_set: ApiKeySet, kind: str, fields: dict[str, Any]) -> Sour
             label=f"{wallet} wallet of {key_set.label}",
             read=("transferable_coins", (wallet, "fund")),
             amount_attr="amount",
+            what=f"Transferable from {wallet} to fund",
         )
     if kind == TransferKind.FAMILY:
         names = ("from_uid", "from_account_type", "to_uid", "to_account_type")
@@ -160,6 +165,7 @@ def source_for(*, key_set: ApiKeySet, kind: str, fields: dict[str, Any]) -> Sour
             read=("sub_account_transferable_coins", (from_uid, from_type, to_uid, to_type)),
             amount_attr="available_amount",
             snapshot_wallet="fund" if own_fund else None,
+            what=f"Transferable from {from_uid} to {to_uid}",
         )
     return None
 
@@ -211,6 +217,7 @@ def _from_cache(source: Source) -> Available | None:
         coins=coins,
         as_of=as_of,
         label=source.label,
+        what=source.what,
         origin="last known",
         source_key=source.key,
         assets_listed=sorted(coins),
@@ -236,6 +243,7 @@ def _from_snapshot(source: Source) -> Available | None:
         coins=coins,
         as_of=latest,
         label=source.label,
+        what=source.what,
         origin="balance sync",
         source_key=source.key,
         assets_listed=sorted(coins),
@@ -268,20 +276,21 @@ def available_for_source(
     if known is not None and known.age_seconds is not None and known.age_seconds <= max_age:
         return known
     if not read:
-        return known or Available(label=source.label, source_key=source.key)
+        return known or Available(label=source.label, what=source.what, source_key=source.key)
     try:
         coins = _read(source)
     except Exception as exc:
         problem = exchange_problem(exc=exc, key_set=source.key_set).message
         if known is not None:
             return Available(**{**known.__dict__, "problem": problem})
-        return Available(label=source.label, problem=problem, source_key=source.key)
+        return Available(label=source.label, what=source.what, problem=problem, source_key=source.key)
     now = timezone.now()
     available_remember(source=source, coins=coins, as_of=now)
     return Available(
         coins=coins,
         as_of=now,
         label=source.label,
+        what=source.what,
         fresh=True,
         origin="exchange",
         source_key=source.key,

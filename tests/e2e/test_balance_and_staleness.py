@@ -38,7 +38,7 @@ def open_wallet_form(page: Page) -> None:
     page.goto("/transfers/new/?kind=wallet")
     page.select_option("#id_from_wallet", "fund")
     page.select_option("#id_to_wallet", "spot")
-    expect(page.locator("#available")).to_contain_text("fund → spot", timeout=15_000)
+    expect(page.locator("#available")).to_contain_text("Transferable from fund to spot", timeout=15_000)
 
 
 def submit(page: Page) -> None:
