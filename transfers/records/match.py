@@ -18,14 +18,16 @@ reconciliation own that; here only the attention flag is set, with conditional u
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -95,58 +97,142 @@ def _family_side(uid: Any, account_type: Any) -> set[str]:
     return {uid_text, f"{uid_text}/{wallet}"} if wallet else {uid_text}
 
 
-def _fuzzy_candidates(*, req: TransferRequest, records: QuerySet[TransferRecord]) -> list[TransferRecord]:
-    """Records of the requesting key set that look like this request, closest in time first."""
+def _fuzzy_filter(req: TransferRequest) -> Callable[[TransferRecord], bool] | None:
+    """Whether a record of the requesting key set looks like this request (asset, amount, direction,
+    from/to, time near the submission); None when the payload cannot be read (left to a human)."""
     assert req.submitted_at is not None
     amount = _amount(req)
     if amount is None:
-        return []
+        return None
     p = req.payload
-    rows = records.filter(
-        asset=req.asset.upper(),
-        occurred_at__gte=req.submitted_at - WINDOW_BEFORE,
-        occurred_at__lte=req.submitted_at + WINDOW_AFTER,
-    ).exclude(direction="in")
+    earliest, latest = req.submitted_at - WINDOW_BEFORE, req.submitted_at + WINDOW_AFTER
+    asset = req.asset.upper()
     try:
         if req.kind == TransferKind.WALLET:
-            rows = rows.filter(from_account=str(p["from_wallet"]), to_account=str(p["to_wallet"]))
-        elif req.kind == TransferKind.SUB_INNER:
-            if int(p["recipient_type"]) == 1:  # a UID recipient is what the record names as receiver
-                rows = rows.filter(to_account=str(p["recipient_account"]))
+            sides: tuple[set[str] | None, set[str] | None] = ({str(p["from_wallet"])}, {str(p["to_wallet"])})
+        elif req.kind == TransferKind.SUB_INNER and int(p["recipient_type"]) == 1:
+            sides = (None, {str(p["recipient_account"])})  # a UID recipient is what the record names
         elif req.kind == TransferKind.FAMILY:
-            rows = rows.filter(
-                from_account__in=_family_side(p["from_uid"], p.get("from_account_type")),
-                to_account__in=_family_side(p["to_uid"], p.get("to_account_type")),
+            sides = (
+                _family_side(p["from_uid"], p.get("from_account_type")),
+                _family_side(p["to_uid"], p.get("to_account_type")),
             )
+        else:
+            sides = (None, None)
     except (KeyError, TypeError, ValueError):
-        return []  # a payload this module cannot read is left to a human, never guessed at
-    # Amounts compared as Decimal in Python; on SQLite a record's column keeps 15 significant digits.
-    found = [r for r in rows if amount_matches(exact=amount, stored=r.amount)]
-    submitted = req.submitted_at
-    found.sort(key=lambda r: (abs((r.occurred_at - submitted).total_seconds()), r.pk))
-    return found
+        return None
+
+    def looks_like(r: TransferRecord) -> bool:
+        return (
+            r.asset == asset
+            and earliest <= r.occurred_at <= latest
+            and r.direction != "in"
+            and (sides[0] is None or r.from_account in sides[0])
+            and (sides[1] is None or r.to_account in sides[1])
+            # Amounts compared as Decimal; on SQLite a record's column keeps 15 significant digits.
+            and amount_matches(exact=amount, stored=r.amount)
+        )
+
+    return looks_like
 
 
-def _find(
-    *, req: TransferRequest, key_set_id: int, source: RecordSource, known_ids: set[str]
-) -> list[TransferRecord]:
-    base = TransferRecord.objects.filter(key_set_id=key_set_id, source=source, matched_request__isnull=True)
-    if req.kind == TransferKind.INNER and req.client_id:
-        by_client = list(base.filter(transfer_client_id=req.client_id).order_by("occurred_at", "pk")[:1])
-        if by_client:
-            return by_client
-    if known_ids:
-        by_id = list(base.filter(exchange_id__in=sorted(known_ids)).order_by("occurred_at", "pk")[:1])
-        if by_id:
-            return by_id
-    if (
+def _fuzzy_wanted(*, req: TransferRequest, key_set_id: int, source: str) -> bool:
+    return (
         req.key_set_id == key_set_id
         and source in FUZZY_SOURCES.get(req.kind, ())
         and req.status in FUZZY_STATUSES
         and req.submitted_at is not None
-    ):
-        return _fuzzy_candidates(req=req, records=base)
-    return []
+    )
+
+
+class _Unmatched:
+    """The key set's unmatched records that could belong to the open (request, source) pairs, read in
+    a few queries (by client id and exchange id at once, and by time windows for the amount-and-time
+    rule), and handed out at most once each."""
+
+    def __init__(self, *, key_set_id: int, open_pairs: list[tuple[TransferRequest, str, set[str]]]) -> None:
+        base = TransferRecord.objects.filter(key_set_id=key_set_id, matched_request__isnull=True)
+        sources = sorted({source for _, source, _ in open_pairs})
+        self._base = base.filter(source__in=sources)
+        client_ids = sorted(
+            {r.client_id for r, _, _ in open_pairs if r.kind == TransferKind.INNER and r.client_id}
+        )
+        exchange_ids = sorted({eid for _, _, known in open_pairs for eid in known})
+        found: dict[int, TransferRecord] = {}
+        for start in range(0, max(len(client_ids), len(exchange_ids)), _IN_CHUNK):
+            exact = Q(transfer_client_id__in=client_ids[start : start + _IN_CHUNK]) | Q(
+                exchange_id__in=exchange_ids[start : start + _IN_CHUNK]
+            )
+            found.update((r.pk, r) for r in base.filter(exact, source__in=sources))
+        windows = _merged_windows(
+            [
+                r.submitted_at
+                for r, source, _ in open_pairs
+                if _fuzzy_wanted(req=r, key_set_id=key_set_id, source=source)
+            ]
+        )
+        fuzzy_sources = sorted({s for sources_ in FUZZY_SOURCES.values() for s in sources_} & set(sources))
+        for start in range(0, len(windows), _WINDOW_CHUNK):
+            in_windows = Q()
+            for earliest, latest in windows[start : start + _WINDOW_CHUNK]:
+                in_windows |= Q(occurred_at__gte=earliest, occurred_at__lte=latest)
+            found.update(
+                (r.pk, r) for r in base.filter(in_windows, source__in=fuzzy_sources).exclude(direction="in")
+            )
+        self.records = sorted(found.values(), key=lambda r: (r.occurred_at, r.pk))
+        self.taken: set[int] = set()
+        self._ids_read = set(exchange_ids)
+
+    def read_ids(self, ids: set[str]) -> None:
+        """Also hold the unmatched records with these exchange ids (one query, only for new ids)."""
+        new = sorted(ids - self._ids_read)
+        if not new:
+            return
+        self._ids_read.update(new)
+        held = {r.pk for r in self.records}
+        extra = [r for r in self._base.filter(exchange_id__in=new) if r.pk not in held]
+        if extra:
+            self.records = sorted([*self.records, *extra], key=lambda r: (r.occurred_at, r.pk))
+
+    def find(
+        self, *, req: TransferRequest, key_set_id: int, source: str, known_ids: set[str]
+    ) -> list[TransferRecord]:
+        """As the rules in the module docstring, in their order; the closest in time first."""
+        free = [r for r in self.records if r.source == source and r.pk not in self.taken]
+        if req.kind == TransferKind.INNER and req.client_id:
+            by_client = [r for r in free if r.transfer_client_id == req.client_id][:1]
+            if by_client:
+                return by_client
+        if known_ids:
+            by_id = [r for r in free if r.exchange_id in known_ids][:1]
+            if by_id:
+                return by_id
+        if _fuzzy_wanted(req=req, key_set_id=key_set_id, source=source):
+            looks_like = _fuzzy_filter(req)
+            if looks_like is None:
+                return []
+            submitted = req.submitted_at
+            assert submitted is not None
+            found = [r for r in free if looks_like(r)]
+            found.sort(key=lambda r: (abs((r.occurred_at - submitted).total_seconds()), r.pk))
+            return found
+        return []
+
+
+_IN_CHUNK = 500  # ids per IN list
+_WINDOW_CHUNK = 50  # time windows OR-ed in one query
+
+
+def _merged_windows(times: list[dt.datetime | None]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The requests' [submitted - before, submitted + after] windows, overlapping ones merged."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for t in sorted(t for t in times if t is not None):
+        earliest, latest = t - WINDOW_BEFORE, t + WINDOW_AFTER
+        if merged and earliest <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], latest))
+        else:
+            merged.append((earliest, latest))
+    return merged
 
 
 def _flag(*, req: TransferRequest, reason: str, only_statuses: tuple[str, ...] | None = None) -> bool:
@@ -185,16 +271,21 @@ def _unflag_if_ours(*, req: TransferRequest, record: TransferRecord) -> None:
 
 
 def records_match(*, key_set_id: int) -> dict[str, int]:
-    """Match the key set's unmatched records to requests; returns how many were matched per source."""
+    """Match the key set's unmatched records to requests; returns how many were matched per source.
+
+    A handful of queries whatever the number of requests: the candidate requests, the records they
+    already have, the unmatched records that could be theirs; then one conditional UPDATE (and its
+    audit event) per record matched. One matcher per family at a time (an advisory lock on
+    PostgreSQL, not a row lock: new requests on the family's key sets never wait for it), so a
+    request never gets two records of one source; the conditional UPDATE keeps a record to one
+    request whatever runs."""
     matched: dict[str, int] = defaultdict(int)
     key_set = ApiKeySet.objects.filter(pk=key_set_id).first()
     if key_set is None:
         return {}
     family = family_key_set_ids(key_set=key_set)
     now = timezone.now()
-    with transaction.atomic():
-        # One matcher per family at a time, so two runs never hand one record to two requests.
-        ApiKeySet.objects.select_for_update().filter(pk=family[0]).first()
+    with _family_matcher(root_id=family[0]):
         has_record = TransferRecord.objects.filter(matched_request=OuterRef("pk"))
         requests = list(
             TransferRequest.objects.filter(
@@ -212,34 +303,71 @@ def records_match(*, key_set_id: int) -> dict[str, int]:
             return {}
         have: set[tuple[int, str]] = set()
         inner_ids: dict[int, set[str]] = defaultdict(set)
-        for req_id, source, exchange_id, rec_key_set in TransferRecord.objects.filter(
-            matched_request__in=requests
-        ).values_list("matched_request_id", "source", "exchange_id", "key_set_id"):
-            assert req_id is not None
-            if rec_key_set == key_set_id:
-                have.add((req_id, source))
-            if source in INNER_SOURCES:
-                inner_ids[req_id].add(exchange_id)
+        for start in range(0, len(requests), _IN_CHUNK):
+            chunk = [r.pk for r in requests[start : start + _IN_CHUNK]]
+            for req_id, source, exchange_id, rec_key_set in TransferRecord.objects.filter(
+                matched_request__in=chunk
+            ).values_list("matched_request_id", "source", "exchange_id", "key_set_id"):
+                assert req_id is not None
+                if rec_key_set == key_set_id:
+                    have.add((req_id, source))
+                if source in INNER_SOURCES:
+                    inner_ids[req_id].add(exchange_id)
+        open_pairs: list[tuple[TransferRequest, str, set[str]]] = []
         for req in requests:
             for source in SOURCES_FOR_KIND.get(req.kind, ()):
-                if (req.pk, source) in have:
+                if (req.pk, source) not in have:
+                    open_pairs.append((req, source, _known_ids(req=req, source=source, inner_ids=inner_ids)))
+        if not open_pairs:
+            return {}
+        unmatched = _Unmatched(key_set_id=key_set_id, open_pairs=open_pairs)
+        for req, source, _ in open_pairs:
+            if (req.pk, source) in have:
+                continue
+            # Read now: a record matched for this request's other source just now may name its id.
+            known = _known_ids(req=req, source=source, inner_ids=inner_ids)
+            unmatched.read_ids(known)
+            for record in unmatched.find(req=req, key_set_id=key_set_id, source=source, known_ids=known):
+                claimed = TransferRecord.objects.filter(pk=record.pk, matched_request__isnull=True).update(
+                    matched_request=req
+                )
+                unmatched.taken.add(record.pk)
+                if not claimed:
                     continue
-                known = {req.exchange_id} if req.exchange_id else set()
+                matched[source] += 1
+                have.add((req.pk, source))
                 if source in INNER_SOURCES:
-                    known |= inner_ids[req.pk]  # the payer's record id is the payee's record id
-                for record in _find(req=req, key_set_id=key_set_id, source=source, known_ids=known):
-                    claimed = TransferRecord.objects.filter(
-                        pk=record.pk, matched_request__isnull=True
-                    ).update(matched_request=req)
-                    if not claimed:
-                        continue
-                    matched[source] += 1
-                    have.add((req.pk, source))
-                    if source in INNER_SOURCES:
-                        inner_ids[req.pk].add(record.exchange_id)
-                    _after_match(req=req, record=record)
-                    break
+                    inner_ids[req.pk].add(record.exchange_id)
+                _after_match(req=req, record=record)
+                break
     return dict(matched)
+
+
+def _known_ids(*, req: TransferRequest, source: str, inner_ids: dict[int, set[str]]) -> set[str]:
+    known = {req.exchange_id} if req.exchange_id else set()
+    if source in INNER_SOURCES:
+        known |= inner_ids[req.pk]  # the payer's record id is the payee's record id
+    return known
+
+
+MATCHER_LOCK_CLASS = 0x4D415443  # "MATC": PostgreSQL advisory locks of the family matchers
+
+
+@contextlib.contextmanager
+def _family_matcher(*, root_id: int) -> Iterator[None]:
+    """One matcher per family at a time. PostgreSQL: a session advisory lock (waits for the running
+    matcher; locks no row). Elsewhere (SQLite: one writer at a time) one transaction, as before."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [MATCHER_LOCK_CLASS, root_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [MATCHER_LOCK_CLASS, root_id])
 
 
 def _after_match(*, req: TransferRequest, record: TransferRecord) -> None:
