@@ -217,13 +217,14 @@ def test_verify_and_refresh_buttons_show_messages(sandbox, viewer, admin1):
     assert "Refreshing balances from the exchange in the background" in body  # a worker reads BingX
     from accounts.balance_refresh import balance_refresh_run
 
-    assert balance_refresh_run(key_set_id=ks.pk, actor_id=viewer.pk).state == "done"  # the worker's side
+    progress = balance_refresh_run(key_set_id=ks.pk, actor_id=viewer.pk)  # the worker's side
+    assert progress.state == "done", progress.message
     body = web.get(reverse("accounts:keyset_detail", args=[ks.pk])).content.decode()
     assert "Refreshed</span>" in body
-    assert "10000" in body
+    assert "10,000" in body
     body = web.get(reverse("accounts:balances")).content.decode()
     assert ks.label in body
-    assert "5000" in body
+    assert "5,000" in body
     assert MAIN_SECRET not in body
 
 
