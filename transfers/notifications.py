@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import ADMIN_GROUP
+from accounts.formatting import money_text
 from accounts.models import User
 from accounts.preferences import preferences_wanting
 from transfers.models import Decision, Status, TransferBatch, TransferRequest
@@ -87,7 +88,10 @@ def notify_approvers_waiting(*, request_id: int) -> int:
         u for u in eligible_approvers(key_set=req.key_set, requester=req.requested_by) if u.pk not in decided
     ]
     return _send(
-        subject=f"[bingxadmin] Transfer #{req.pk} waits for your approval: {req.amount_text} {req.asset}",
+        subject=(
+            f"[bingxadmin] Transfer #{req.pk} waits for your approval: "
+            f"{money_text(req.amount_text)} {req.asset}"
+        ),
         template="emails/transfer_waiting.txt",
         context={"req": req, "url": request_url(req)},
         to=[u.email for u in users if u.email],
@@ -117,7 +121,9 @@ def notify_execution_failed(*, request_id: int) -> int:
     people = [req.requested_by, *(d.approver for d in decisions if d.decision == Decision.APPROVE)]
     addresses = list(dict.fromkeys(p.email for p in people if p.email))
     return _send(
-        subject=f"[bingxadmin] Transfer #{req.pk} failed: {req.amount_text} {req.asset} did not move",
+        subject=(
+            f"[bingxadmin] Transfer #{req.pk} failed: {money_text(req.amount_text)} {req.asset} did not move"
+        ),
         template="emails/transfer_failed.txt",
         context={"req": req, "url": request_url(req), "decisions": decisions},
         to=addresses,
@@ -146,7 +152,7 @@ def notify_approvers_batch_waiting(*, batch_id: int) -> int:
         context={
             "batch": batch,
             "legs": len(legs),
-            "totals": sorted((asset, format(amount.normalize(), "f")) for asset, amount in totals.items()),
+            "totals": sorted((asset, money_text(amount)) for asset, amount in totals.items()),
             "url": url,
         },
         to=[users[pk].email for pk in sorted(people or ()) if users[pk].email],
@@ -214,7 +220,7 @@ def notify_request_status(*, request_id: int, status: str) -> int:
         leg = req.batch_id is not None and status == Status.SUCCEEDED  # the batch page says it for all legs
         what = f"{status}:{req.absent_resends}"  # an UNKNOWN after an absent re-send is news again
         if not leg and req.requested_by.email and _first_time(req=req, what=what):
-            subject = _ENDED_SUBJECT[status].format(amount=req.amount_text, asset=req.asset)
+            subject = _ENDED_SUBJECT[status].format(amount=money_text(req.amount_text), asset=req.asset)
             sent += _send(
                 subject=f"[bingxadmin] Transfer #{req.pk} {subject}",
                 template="emails/transfer_ended.txt",

@@ -11,8 +11,14 @@ from django.utils.safestring import SafeString
 
 from accounts.key_permissions import PERMISSION_NAMES
 from accounts.models import ApiKeySet
+from accounts.templatetags.display import money, when, when_short
 
 register = template.Library()
+
+# One formatting for money and time (accounts.formatting): the key-set pages load this library.
+register.filter("money", money)
+register.filter("when", when)
+register.filter("when_short", when_short)
 
 
 @register.filter

@@ -57,5 +57,5 @@ def test_the_balances_page_says_what_the_total_covers(sandbox, admin1):
     assert "Spot wallet value (spot USDT at face value)" in html
     # Round amounts read as people write them, never in exponent form ("7.6E+4", "1E+4").
     total = OVERVIEW_TOTAL + 2500
-    assert f"<dd>{total} USDT" in html
+    assert f"<dd>{total:,} USDT" in html  # thousands separators (accounts.formatting)
     assert "E+" not in html

@@ -138,7 +138,7 @@ def test_detail_page_shows_what_a_person_needs(admin1, rich_key_sets):
     assert "frozen" in body
     assert "Leak sub" in body  # sub 10000002 has its own key set here
     assert "10000" in body
-    assert "5000" in body
+    assert "5,000" in body
 
 
 def test_sub_key_set_does_not_reveal_a_main_it_is_not_shared_with(viewer):

@@ -39,12 +39,12 @@ def test_policy_page_shows_only_key_sets_the_person_may_view(alice, admin1, key_
     mine = page(alice, "transfers:policy")
     assert "visible rule" in mine
     assert "any key set rule" in mine
-    assert "1111" in mine
-    for secret in ("Hidden treasury", "hidden rule", "987654", "424242"):
+    assert "1,111" in mine  # amounts are shown with thousands separators (accounts.formatting)
+    for secret in ("Hidden treasury", "hidden rule", "987654", "987,654", "424242", "424,242"):
         assert secret not in mine
 
     everything = page(admin1, "transfers:policy")
-    for text in ("Hidden treasury", "hidden rule", "987654", "424242", "visible rule"):
+    for text in ("Hidden treasury", "hidden rule", "987,654", "424242", "visible rule"):
         assert text in everything
 
 
@@ -71,9 +71,11 @@ def test_family_request_hides_the_paying_sub_accounts_balance_without_a_grant(al
     grant(key_set, viewer)  # the requesting main key set only, not the paying sub-account
 
     assert selectors.request_detail(user=viewer, pk=req.pk).balance is None
-    assert "31337.5" not in page(viewer, "transfers:request_detail", req.pk)
+    hidden = page(viewer, "transfers:request_detail", req.pk)
+    assert "31337.5" not in hidden
+    assert "31,337.5" not in hidden
 
     grant(sub, viewer)
     assert selectors.request_detail(user=viewer, pk=req.pk).balance is not None
-    assert "31337.5" in page(viewer, "transfers:request_detail", req.pk)
-    assert "31337.5" in page(admin1, "transfers:request_detail", req.pk)
+    assert "31,337.5" in page(viewer, "transfers:request_detail", req.pk)
+    assert "31,337.5" in page(admin1, "transfers:request_detail", req.pk)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from accounts.templatetags.display import money, when, when_short
 from accounts.templatetags.keysets import plain
 from transfers.selectors import destination_text
 
@@ -13,6 +14,10 @@ register = template.Library()
 
 
 register.filter("plain", plain)  # one definition, shared with the accounts pages
+# One formatting for money and time on every page (accounts.formatting); also in {% load display %}.
+register.filter("money", money)
+register.filter("when", when)
+register.filter("when_short", when_short)
 
 
 KIND_SHORT = {"wallet": "Own wallets", "inner": "Inner", "sub_inner": "Sub inner", "family": "Family"}
