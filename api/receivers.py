@@ -11,11 +11,17 @@ from transfers.models import TransferRequest
 
 
 def request_event_webhooks(
-    sender: type[TransferRequest], *, request: TransferRequest, event: str, detail: str = "", **kwargs: Any
+    sender: type[TransferRequest],
+    *,
+    request: TransferRequest,
+    event: str,
+    previous: str = "",
+    detail: str = "",
+    **kwargs: Any,
 ) -> None:
     from api.services.webhooks import webhook_events_record
 
-    webhook_events_record(request=request, event=event, detail=detail)
+    webhook_events_record(request=request, event=event, previous=previous, detail=detail)
 
 
 def connect() -> None:

@@ -114,7 +114,7 @@ def transition(
                 after=audit_after,
                 ip=ip,
             )
-        request_event_send(request=request, event=to_status)  # webhooks (api.receivers), same transaction
+        request_event_send(request=request, event=to_status, previous=previous)  # webhooks, same transaction
         if on_commit is not None:
             # robust: a broker outage must not undo a committed change; the sweeper catches up.
             transaction.on_commit(on_commit, robust=True)

@@ -277,13 +277,17 @@ def _events_for(*, request: TransferRequest, event: str, detail: str) -> list[tu
     return events
 
 
-def webhook_events_record(*, request: TransferRequest, event: str, detail: str = "") -> int:
+def webhook_events_record(
+    *, request: TransferRequest, event: str, previous: str = "", detail: str = ""
+) -> int:
     """Inside the change's transaction: one delivery per subscribed active endpoint and event (the table
     is the outbox), each enqueued on commit. Returns how many deliveries were recorded."""
+    if event not in (CREATED, FINDING) and event not in STATUS_EVENTS:
+        return 0  # the claim of an execution (SUBMITTING): bookkeeping, no event
+    if event == Status.APPROVED and previous != Status.PENDING:
+        return 0  # an execution released back to APPROVED (nothing was sent): not a new approval
     endpoints = list(WebhookEndpoint.objects.filter(status=EndpointStatus.ACTIVE))
     if not endpoints:
-        return 0
-    if event not in (CREATED, FINDING) and event not in STATUS_EVENTS:
         return 0
     count = 0
     now = timezone.now()
