@@ -42,7 +42,7 @@ def rule_via_two(proposer: User, approver: User, **values: Any) -> PolicyRule:
 
 
 def test_proposal_changes_nothing_until_a_second_admin_approves(admin1, admin2, alice, key_set):
-    req = new_request(requester=alice, key_set=key_set)
+    req = new_request(requester=alice, key_set=key_set, amount="5000")  # in the new rule's range
     v = policy_version_current()
     change = propose(
         admin1,
@@ -262,7 +262,8 @@ def test_pages_propose_then_a_second_admin_approves(admin1, admin2, pending):
     response = csrf_post(
         c1,
         reverse("transfers:policy_rule_new"),
-        {"position": 10, "name": "big", "required_approvals": 2, "min_amount": "1000", "is_active": "on"},
+        # From 10 up: the pending 25 USDT request is in range, so approving makes it stale.
+        {"position": 10, "name": "big", "required_approvals": 2, "min_amount": "10", "is_active": "on"},
         follow=True,
     )
     assert "Proposed; a second administrator must approve it." in response.content.decode()
