@@ -1,5 +1,6 @@
 """CSV exports for every app: every cell quoted, spreadsheet formulas neutralised (OWASP CSV injection).
 
+Ids go out as text (`TextCell`), so spreadsheets do not round long ones.
 A semicolon-locale spreadsheet splits an unquoted `x;=1+1` into a second cell that starts with `=`;
 quoting every cell keeps each value in its own cell, and a leading `=`, `+`, `-`, `@`, tab or
 carriage return gets a `'` in front so the cell is shown as text, never evaluated.
@@ -8,6 +9,7 @@ carriage return gets a `'` in front so the cell is shown as text, never evaluate
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -15,7 +17,20 @@ from django.http import HttpResponse, StreamingHttpResponse
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Ids a spreadsheet would mangle as numbers (a 22-digit exchange id loses its last digits, "12e45"
+# becomes 1.2E+46): written as ="…", the one formula every spreadsheet shows as that exact text. Only
+# letters, digits, "-" and "_" qualify, so the formula can never be anything but a text literal.
+_TEXT_CELL = re.compile(r"[0-9A-Za-z_-]{1,100}")
+
+
+class TextCell(str):
+    """A cell a spreadsheet must keep as text, such as an id: `csv_cell(TextCell(exchange_id))`."""
+
+
 def csv_cell(value: object) -> str:
+    if isinstance(value, TextCell):
+        plain = "" + value
+        return f'="{plain}"' if _TEXT_CELL.fullmatch(plain) else csv_cell(plain)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 

@@ -389,7 +389,7 @@ def test_history_csv_quotes_every_cell(alice, key_set, note, cell):
     assert lines[1].endswith("," + cell)
     # Every cell, numbers included, is quoted: a semicolon-locale spreadsheet cannot split one.
     assert re.fullmatch(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*', lines[1])
-    assert lines[1].startswith(f'"{TransferRequest.objects.latest("pk").pk}","')
+    assert lines[1].startswith(f'"=""{TransferRequest.objects.latest("pk").pk}""","')  # id as text
 
 
 def test_history_shows_only_visible_key_sets(alice, key_set, pending):
@@ -468,3 +468,38 @@ def test_policy_pages_for_admins_only(admin1, admin2, alice, pending):
     pending.refresh_from_db()
     assert pending.status == Status.PENDING  # a rule from 1000 up cannot affect a 25 USDT request
     assert AuditEvent.objects.filter(verb="policy.rule_save").count() == 1
+
+
+def test_history_csv_has_approvers_failure_reason_and_ids_as_text(alice, bob, carol, key_set):
+    import csv
+    import io
+
+    from transfers.models import PolicyRule, TransferRequest
+    from transfers.services.decisions import transfer_request_approve
+
+    PolicyRule.objects.create(position=1, name="two", required_approvals=2)
+    req = new_request(requester=alice, key_set=key_set)
+    transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
+    transfer_request_approve(request_id=req.pk, approver=carol, stepup=stepup_data(carol))
+    TransferRequest.objects.filter(pk=req.pk).update(
+        status="failed",
+        exchange_id="1234567890123456789012",
+        failure_code="100202",
+        failure_message="Insufficient assets",
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(csv_text(client_for_user(alice).get(reverse("transfers:history"), {"format": "csv"})))
+        )
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["approved_by"] == "bob; carol"
+    assert row["rejected_by"] == ""
+    assert row["failure_reason"] == (
+        "The source wallet did not hold enough USDT for this transfer; nothing moved. "
+        "(BingX code 100202; Insufficient assets)"
+    )
+    # a 22-digit id stays exact in a spreadsheet: ="…" is shown as that text
+    assert row["exchange_id"] == '="1234567890123456789012"'
+    assert row["id"] == f'="{req.pk}"'

@@ -157,8 +157,8 @@ def test_history_csv_is_streamed_with_every_row(alice, bob, key_set, pending):
     assert len(lines) == 1 + TransferRequest.objects.count()
     newest = TransferRequest.objects.order_by("-created_at", "-pk").first()
     assert newest is not None
-    assert lines[1].startswith(f'"{newest.pk}","')
-    assert f'"{pending.pk}"' in "".join(lines)
+    assert lines[1].startswith(f'"=""{newest.pk}""","')  # ids as text: ="…"
+    assert f'"=""{pending.pk}"""' in "".join(lines)
     assert '"25"' in lines[1]  # the payload's exact amount as plain text
 
 
