@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.access import ADMIN_GROUP, ensure_admin
 from accounts.audit import audit_record
-from accounts.crypto import secret_decrypt, secret_encrypt
+from accounts.crypto import SecretUnavailable, secret_decrypt, secret_encrypt
 from accounts.four_eyes import decision_stepup, proposal_decide, proposal_lock_pending, second_person_ensure
 from accounts.models import User
 from api import dispatch
@@ -318,7 +318,10 @@ def retry_delay(attempts: int) -> float:
 
 
 def _send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
-    secret = secret_decrypt(token=endpoint.secret_encrypted, key_set_uuid=endpoint.uuid)
+    try:
+        secret = secret_decrypt(token=endpoint.secret_encrypted, key_set_uuid=endpoint.uuid)
+    except SecretUnavailable:  # a wrong or missing FIELD_ENCRYPTION_KEYS: an attempt that sent nothing
+        return None, "signing secret unavailable"
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     timestamp = int(time.time())
     headers = {

@@ -215,3 +215,17 @@ def test_failing_for_a_day_pauses_the_endpoint_and_tells_the_administrators(
     webhook_endpoint_resume(actor=admin1, endpoint_id=endpoint_id)
     assert run(queued) == [DeliveryStatus.DELIVERED]
     assert len(receiver.received) == before + 1
+
+
+def test_an_undecryptable_secret_sends_nothing_and_is_recorded(
+    admin1: User, admin2: User, alice: User, key_set: ApiKeySet, receiver: Receiver, queued: list[Any]
+) -> None:
+    endpoint_id, _ = active_endpoint(admin1, admin2, receiver.url)
+    other = WebhookEndpoint.objects.get(pk=endpoint_id)
+    WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+        secret_encrypted=other.secret_encrypted[:-8] + "AAAAAAAA"
+    )
+    new_request(requester=alice, key_set=key_set)
+    assert run(queued[:1]) == [DeliveryStatus.RETRYING]
+    assert receiver.received == []
+    assert WebhookAttempt.objects.get().error == "signing secret unavailable"
