@@ -341,3 +341,29 @@ def test_an_expired_request_offers_submit_again_to_those_who_may_request(
         c.force_login(user)
         page = c.get(reverse("transfers:request_detail", args=[pending.pk])).content.decode()
         assert ('id="submit-again-button"' in page) is offered
+
+
+# --- batches ----------------------------------------------------------------------------------------------
+
+
+def test_a_batch_untouched_by_a_change_is_still_approved_one_touched_goes_stale(
+    key_set: ApiKeySet, alice: User, bob: User, admin1: User, admin2: User
+) -> None:
+    from tests.transfers.test_batches import GOOD, csv_batch
+    from tests.transfers.test_batches import submit as submit_batch
+    from transfers.models import BatchStatus
+    from transfers.services.batch_decisions import transfer_batch_approve
+
+    untouched = submit_batch(alice, GOOD)  # USDT legs
+    touched = submit_batch(alice, csv_batch("wallet,Treasury main,BTC,1,,,,fund,spot"))
+    approve_change(
+        admin2, propose(admin1, PolicyChangeAction.RULE_CREATE, name="btc", asset="BTC", required_approvals=1)
+    )
+    assert (
+        transfer_batch_approve(batch_id=untouched.pk, approver=bob, stepup=stepup_data(bob)).status
+        == BatchStatus.APPROVED
+    )
+    with pytest.raises(Exception, match="stale"):
+        transfer_batch_approve(batch_id=touched.pk, approver=bob, stepup=stepup_data(bob))
+    touched.refresh_from_db()
+    assert touched.status == BatchStatus.STALE
