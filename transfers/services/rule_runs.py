@@ -31,6 +31,15 @@ MAIN_TYPE, SUB_TYPE, FUNDING = 1, 2, 1
 class Computation:
     balances: list[dict[str, str]]  # {"uid", "role", "wallet", "asset", "free"}
     legs: list[dict[str, str]]  # {"from_uid", "to_uid", "amount", "balance"}
+    master_free: Decimal | None = None  # a top-up's source: the master's funding balance
+
+    @property
+    def shortfall(self) -> Decimal:
+        """How much more a top-up's legs need than the master's funding wallet holds (0: covered)."""
+        if self.master_free is None:
+            return Decimal(0)
+        total = sum((Decimal(leg["amount"]) for leg in self.legs), Decimal(0))
+        return max(Decimal(0), total - self.master_free)
 
     @property
     def digest(self) -> str:
@@ -107,7 +116,7 @@ def rule_compute(*, rule: TransferRule) -> Computation:
             legs.append(
                 {"from_uid": src, "to_uid": dst, "amount": format(amount, "f"), "balance": format(free, "f")}
             )
-    return Computation(balances=balances, legs=legs)
+    return Computation(balances=balances, legs=legs, master_free=master)
 
 
 def _leg_inputs(*, rule: TransferRule, legs: list[dict[str, str]]) -> list[LegInput]:
@@ -168,6 +177,12 @@ def transfer_rule_run(
         )
         if not computation.legs:
             run.outcome = "No legs: every balance was already where the rule wants it. No batch."
+        elif computation.shortfall > 0:
+            # Legs the master cannot pay would fail at the exchange one by one after two approvals.
+            run.outcome = (
+                f"No batch: the legs need {computation.shortfall.normalize():f} {rule.asset} more than the "
+                f"master's funding wallet holds ({computation.master_free}). Fund the master, then run again."
+            )
         else:
             try:
                 with transaction.atomic():

@@ -202,3 +202,20 @@ def test_pages_propose_approve_run_now_and_link_to_the_batch(master, admin1, adm
     run = TransferRuleRun.objects.get()
     assert run.batch is not None
     assert response["Location"] == reverse("transfers:batch_detail", args=[run.batch.pk])
+
+
+def test_a_top_up_the_master_cannot_pay_makes_no_batch(master, admin1, admin2):
+    """The legs would fail one by one at the exchange after two approvals: the run says by how much
+    the master's funding wallet falls short, and creates nothing to approve."""
+    rule = active_rule(
+        master, admin1, admin2, kind="top_up", threshold="20000", sub_uids=f"{SUB1_UID} {SUB2_UID}"
+    )
+    computed = rule_compute(rule=rule)
+    total = sum(Decimal(leg["amount"]) for leg in computed.legs)
+    assert computed.master_free == Decimal(10000)
+    assert total > Decimal(10000)
+    run = transfer_rule_run(rule_id=rule.pk, actor=admin1)
+    assert run.batch is None
+    assert run.legs == computed.legs  # still shown, with the balances they came from
+    assert f"need {(total - 10000).normalize():f} USDT more" in run.outcome
+    assert "Fund the master" in run.outcome
