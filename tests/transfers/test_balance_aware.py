@@ -308,3 +308,26 @@ def test_available_panel_names_an_unknown_asset_and_offers_max_as_plain_text(des
     assert 'data-max-asset="USDT" data-max-amount="10000"' in page
     assert 'id="available-over"' in page
     assert '<option value="BTC">' in page  # the asset picker's choices
+
+
+def test_available_panel_answers_within_the_short_timeout_when_the_exchange_hangs(
+    desk: Any, alice: User, sandbox: Sandbox, settings: Any
+) -> None:
+    c = Client()
+    c.force_login(alice)
+    url = reverse("transfers:request_available")
+    query = {"kind": "wallet", "key_set": desk.pk, "asset": "USDT", **FUND_TO_SPOT}
+    assert "read from BingX just now" in c.get(url, query).content.decode()
+    settings.TRANSFER_BALANCE_MAX_AGE_SECONDS = 0
+    settings.TRANSFER_BALANCE_READ_TIMEOUT_SECONDS = 1.0
+    time.sleep(1.1)
+    sandbox.fault(SUPPORT_COINS, "slow", delay=15, count=3)
+    started = time.monotonic()
+    page = c.get(url, query).content.decode()
+    elapsed = time.monotonic() - started
+    print(f"Available panel with the exchange hanging: {elapsed:.2f} s (read timeout 1 s, no retries)")
+    assert elapsed < 2.5
+    assert 'id="available-problem"' in page
+    assert "Showing the last known figures." in page
+    assert re.search(r"last known, \d+ s ago", page)
+    assert 'data-max-amount="10000"' in page
