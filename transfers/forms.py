@@ -240,7 +240,9 @@ class HistoryFilterForm(forms.Form):
     kind = forms.ChoiceField(choices=[("", "All kinds"), *TransferKind.choices], required=False)
     key_set = KeySetChoiceField(queryset=ApiKeySet.objects.none(), required=False, empty_label="All key sets")
     asset = AssetFilterField()
-    requester = forms.CharField(max_length=150, required=False)
+    requester = forms.CharField(
+        max_length=150, required=False, label="Requester contains", help_text="Part of a username or name."
+    )
     date_from = FilterDateField()
     date_to = FilterDateField()
 

@@ -19,6 +19,7 @@ from exchange.problems import exchange_problem
 from transfers.failures import failure_text
 from transfers.filters import ascii_int
 from transfers.kinds import KIND_NEEDS, key_set_usable_for, wallet_label
+from transfers.list_sorting import REQUEST_SORTS, Sort, sort_apply
 from transfers.models import (
     Approval,
     Decision,
@@ -37,6 +38,9 @@ from transfers.payload import (
 from transfers.policy import daily_usage, eligible_approvers
 from transfers.policy_scope import request_policy_holds
 from transfers.request_facts import RequestFacts, request_facts
+
+# How many approvals a request has so far (the lists' column).
+_APPROVALS_SO_FAR = Count("approvals", filter=Q(approvals__decision=Decision.APPROVE))
 
 
 def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
@@ -91,8 +95,10 @@ def queue_for(
     kind: str = "",
     asset: str = "",
     include_decided: bool = False,
+    sort: Sort | None = None,
 ) -> QuerySet[TransferRequest]:
-    """Pending requests this user may decide (never their own)."""
+    """Pending requests this user may decide (never their own), each with `approvals_so_far`;
+    soonest expiry first unless `sort` names another whitelisted column."""
     qs = (
         TransferRequest.objects.filter(
             status=Status.PENDING,
@@ -102,7 +108,8 @@ def queue_for(
         .exclude(requested_by=user)
         .filter(batch__isnull=True)  # a batch's legs are decided with the batch (batches_queue_for)
         .select_related("key_set", "requested_by")
-        .order_by("expires_at")
+        .annotate(approvals_so_far=_APPROVALS_SO_FAR)
+        .order_by("expires_at", "pk")
     )
     if not include_decided:
         qs = qs.exclude(approvals__approver=user)
@@ -112,7 +119,7 @@ def queue_for(
         qs = qs.filter(kind=kind)
     if asset:
         qs = qs.filter(asset=asset.upper())
-    return qs
+    return sort_apply(qs, sort=sort, allowed=REQUEST_SORTS) if sort else qs
 
 
 @dataclass
@@ -126,8 +133,17 @@ class HistoryFilters:
     date_to: dt.date | None = None
 
 
-def history_for(*, user: User, filters: HistoryFilters) -> QuerySet[TransferRequest]:
-    qs = requests_visible_to(user=user).order_by("-created_at").prefetch_related("approvals__approver")
+def history_for(
+    *, user: User, filters: HistoryFilters, sort: Sort | None = None
+) -> QuerySet[TransferRequest]:
+    """Requests the user may view, newest first unless `sort` names a whitelisted column. The
+    requester filter is a substring of the username or the person's name."""
+    qs = (
+        requests_visible_to(user=user)
+        .annotate(approvals_so_far=_APPROVALS_SO_FAR)
+        .order_by("-created_at", "-pk")
+        .prefetch_related("approvals__approver")
+    )
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.kind:
@@ -137,14 +153,20 @@ def history_for(*, user: User, filters: HistoryFilters) -> QuerySet[TransferRequ
     if filters.asset:
         qs = qs.filter(asset=filters.asset.upper())
     if filters.requester:
-        qs = qs.filter(requested_by__username__iexact=filters.requester)
+        text = filters.requester.strip()
+        qs = qs.filter(
+            Q(requested_by__username__icontains=text)
+            | Q(requested_by__first_name__icontains=text)
+            | Q(requested_by__last_name__icontains=text)
+        )
+    # Days are the person's days (their time zone, accounts.time_zone).
     if filters.date_from:
-        start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=dt.UTC)
+        start = timezone.make_aware(dt.datetime.combine(filters.date_from, dt.time.min))
         qs = qs.filter(created_at__gte=start)
     if filters.date_to:
-        end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        end = timezone.make_aware(dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min))
         qs = qs.filter(created_at__lt=end)
-    return qs
+    return sort_apply(qs, sort=sort, allowed=REQUEST_SORTS) if sort else qs
 
 
 @dataclass

@@ -15,7 +15,7 @@ from tests.transfers.workflow_support import new_request
 # Each list page and the parameters it reads (plus a few it does not).
 PAGES: dict[str, tuple[str, ...]] = {
     "transfers:dashboard": (),
-    "transfers:queue": ("key_set", "kind", "asset", "include_decided"),
+    "transfers:queue": ("key_set", "kind", "asset", "include_decided", "sort"),
     "transfers:history": (
         "status",
         "kind",
@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "date_to",
         "page",
         "format",
+        "sort",
     ),
     "transfers:reconciliation": ("key_set", "source"),
     "transfers:request_new": ("kind",),
@@ -65,6 +66,11 @@ NASTY = [
     "1e400",
     "NaN",
     "' OR 1=1 --",
+    "-amount",
+    "approvals",
+    "--id",
+    "-",
+    "requested_by__password",
 ]
 values = st.one_of(st.sampled_from(NASTY), st.text(max_size=40), st.integers().map(str), st.dates().map(str))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts.templatetags.display import money, when, when_short
 from accounts.templatetags.keysets import plain
@@ -43,3 +45,28 @@ INNER_RECORD_STATUS = {"4": "pending review", "5": "failed", "6": "completed"}
 def record_status(status: Any) -> str:
     text = str(status or "")
     return INNER_RECORD_STATUS.get(text, text) or "—"
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: Any, key: str, label: str, sortable: bool = True, css: str = "") -> SafeString:
+    """A column header; when the list is sortable, a link that sorts by `key` (again: reversed).
+    The view whitelists the keys (transfers.list_sorting), so an unknown one changes nothing."""
+    klass = format_html(' class="{}"', css) if css else ""
+    if not sortable:
+        return format_html("<th{}>{}</th>", klass, label)
+    request = context.get("request")
+    params = request.GET.copy() if request is not None else None
+    sort = context.get("sort")
+    current = sort.param if sort is not None else ""
+    if params is not None:
+        params.pop("page", None)
+        params["sort"] = f"-{key}" if current == key else key
+    state, arrow = ("none", "")
+    if current == key:
+        state, arrow = ("ascending", " ▲")
+    elif current == f"-{key}":
+        state, arrow = ("descending", " ▼")
+    query = params.urlencode() if params is not None else f"sort={key}"
+    return format_html(
+        '<th{} aria-sort="{}"><a class="sort" href="?{}">{}{}</a></th>', klass, state, query, label, arrow
+    )

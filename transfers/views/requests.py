@@ -28,6 +28,7 @@ from transfers.forms import (
     HistoryFilterForm,
     QueueFilterForm,
 )
+from transfers.list_sorting import REQUEST_SORTS, sort_parse
 from transfers.models import (
     FINAL_STATUSES,
     Status,
@@ -35,7 +36,7 @@ from transfers.models import (
     TransferRequest,
 )
 from transfers.refusals import DecisionRefused, RequestRefused
-from transfers.request_facts import summary_heading
+from transfers.request_facts import duplicate_ids, summary_heading
 from transfers.services import decisions
 from transfers.services import requests as request_services
 from transfers.services.request_fields import request_initial_from
@@ -323,16 +324,27 @@ def queue(request: HttpRequest) -> HttpResponse:
         context = {"form": form, "page": page, "query": query.urlencode()}
         return render(request, "transfers/queue.html", context, status=400)
     d = form.cleaned_data if form.is_bound else {}
+    sort = sort_parse(raw=request.GET.get("sort"), allowed=REQUEST_SORTS)
     rows = selectors.queue_for(
         user=user,
         key_set_id=d["key_set"].pk if d.get("key_set") else None,
         kind=d.get("kind") or "",
         asset=d.get("asset") or "",
         include_decided=bool(d.get("include_decided")),
+        sort=sort,
     )
     page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     batches = list(batch_selectors.batches_queue_for(user=user)[:QUEUE_PAGE_SIZE])
-    context = {"form": form, "page": page, "query": query.urlencode(), "batches": batches}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "batches": batches,
+        "sort": sort,
+        "duplicates": duplicate_ids(
+            rows=list(page.object_list), visible=selectors.requests_visible_to(user=user)
+        ),
+    }
     return render(request, "transfers/queue.html", context)
 
 
@@ -350,11 +362,13 @@ def history(request: HttpRequest) -> HttpResponseBase:
         page = Paginator(TransferRequest.objects.none(), 50).get_page(1)
         context = {"form": form, "page": page, "query": query.urlencode()}
         return render(request, "transfers/history.html", context, status=400)
-    qs = selectors.history_for(user=user, filters=form.filters())
+    sort = sort_parse(raw=request.GET.get("sort"), allowed=REQUEST_SORTS)
+    qs = selectors.history_for(user=user, filters=form.filters(), sort=sort)
     if as_csv:
         return _history_csv(qs)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "transfers/history.html", {"form": form, "page": page, "query": query.urlencode()})
+    context = {"form": form, "page": page, "query": query.urlencode(), "sort": sort}
+    return render(request, "transfers/history.html", context)
 
 
 def _history_csv(qs: Any) -> StreamingHttpResponse:
