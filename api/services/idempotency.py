@@ -1,18 +1,21 @@
 """Idempotent POSTs (Stripe's semantics), per token: the first 2xx response to a key is stored and
 replayed for the same key and body; the same key with another body is refused (422); a key whose
 first request is still running answers 409. An error response is not stored, so a corrected retry
-may reuse its key."""
+may reuse its key. Keys are kept for 24 hours."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from api.models import ApiToken, IdempotentResponse
 
 IN_PROGRESS = 0
+KEEP = timedelta(hours=24)  # as Stripe: a key may be reused for anything once a day has passed
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def idempotency_begin(
     *, token: ApiToken, key: str, method: str, path: str, fingerprint: str
 ) -> Stored | None:
     """Claim the key (None: go on and run the request) or return the stored response to replay."""
+    IdempotentResponse.objects.filter(token=token, created_at__lt=timezone.now() - KEEP).delete()
     try:
         with transaction.atomic():
             IdempotentResponse.objects.create(

@@ -280,3 +280,22 @@ def test_unknown_path_and_wrong_method_are_problems(alice: User, key_set: ApiKey
     wrong = api.client.delete("/api/v1/requests", headers=api.headers)
     assert wrong.status_code == 405
     assert wrong["Content-Type"] == PROBLEM
+
+
+def test_an_idempotency_key_is_kept_for_a_day(alice: User, key_set: ApiKeySet) -> None:
+    from api.models import IdempotentResponse
+
+    api = ApiClient(token_for(alice)[1])
+    assert api.post("/requests", inner_body(key_set), key="daily").status_code == 201
+    IdempotentResponse.objects.update(created_at=timezone.now() - dt.timedelta(hours=25))
+    again = api.post("/requests", inner_body(key_set, amount="26"), key="daily")
+    assert again.status_code == 201
+    assert TransferRequest.objects.count() == 2
+
+
+def test_a_failed_first_call_does_not_hold_its_key(alice: User, key_set: ApiKeySet) -> None:
+    api = ApiClient(token_for(alice)[1])
+    body = inner_body(key_set)
+    body["fields"]["recipient_account"] = "99999999"
+    assert api.post("/requests", body, key="fix-and-retry").status_code == 422
+    assert api.post("/requests", inner_body(key_set), key="fix-and-retry").status_code == 201
