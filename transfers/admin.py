@@ -4,7 +4,11 @@ version, mark pending requests stale and write audit events — the admin would 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.admin_base import KeySetScopedAdmin, ReadOnlyAdmin
 from transfers.models import (
@@ -14,8 +18,11 @@ from transfers.models import (
     ExecutionAttempt,
     PolicyChangeRequest,
     PolicyRule,
+    TransferBatch,
     TransferRecord,
     TransferRequest,
+    TransferRule,
+    TransferRuleRun,
 )
 
 
@@ -112,3 +119,29 @@ class AllowedRecipientAdmin(ReadOnlyAdmin):
         "decided_by",
     )
     list_filter = ("status", "recipient_type")
+
+
+@admin.register(TransferBatch)
+class TransferBatchAdmin(KeySetScopedAdmin):
+    """A batch is visible to whoever may see any of its legs' key sets."""
+
+    key_set_field = "legs__key_set"
+    list_display = ("id", "status", "requested_by", "created_at", "expires_at", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("payload_sha256", "note")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).distinct()
+
+
+@admin.register(TransferRule)
+class TransferRuleAdmin(KeySetScopedAdmin):
+    list_display = ("id", "name", "kind", "key_set", "asset", "threshold", "status", "every_minutes")
+    list_filter = ("kind", "status")
+
+
+@admin.register(TransferRuleRun)
+class TransferRuleRunAdmin(KeySetScopedAdmin):
+    key_set_field = "rule__key_set"
+    list_display = ("id", "rule", "trigger", "run_by", "batch", "created_at", "outcome")
+    list_filter = ("trigger",)

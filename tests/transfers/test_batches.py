@@ -358,3 +358,16 @@ def test_a_passkey_signs_the_batch_and_each_leg_verifies_in_the_worker(alice, bo
     assert "no longer holds this leg" in problem
     leg0 = TransferRequest.objects.get(batch=batch, leg_index=0)
     assert "does not verify" in (approval_second_factor_holds(req=leg0, approval=leg0.approvals.get()) or "")
+
+
+def test_admin_shows_a_batch_once(alice, key_set):
+    """Read-only, for the superuser (break-glass): the batch's pages are where people work with it."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.transfers.workflow_support import member
+
+    submit(alice, GOOD)  # three legs on one key set: one row, not three
+    c = Client()
+    c.force_login(member("root", is_superuser=True, is_staff=True))
+    assert "1 transfer batch" in c.get(reverse("admin:transfers_transferbatch_changelist")).content.decode()

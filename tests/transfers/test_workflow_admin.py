@@ -28,7 +28,11 @@ def test_requests_are_read_only_in_admin(pending):
         "policyrule",
         "dailylimit",
         "allowedrecipient",
+        "transferbatch",
+        "transferrule",
+        "transferrulerun",
     ):
+        assert c.get(reverse(f"admin:transfers_{model}_changelist")).status_code == 200
         assert c.get(reverse(f"admin:transfers_{model}_add")).status_code == 403
 
 
