@@ -199,7 +199,7 @@ def keyset_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 def keyset_verify(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     key_set = selectors.key_set_get_for(user=user, pk=pk)
-    report = key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+    report = key_set_verify(key_set_id=key_set.pk, actor=user, ip=_ip(request), page=True)
     if report["ok"]:
         messages.success(request, f"Verified: BingX UID {report['uid']}.")
         for warning in report.get("warnings", []):
@@ -234,7 +234,7 @@ def keyset_discover(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Sub-accounts can only be discovered from a main-account key set.")
         return redirect("accounts:keyset_detail", pk=key_set.pk)
     try:
-        result = sub_accounts_discover(key_set_id=key_set.pk, actor=user, ip=_ip(request))
+        result = sub_accounts_discover(key_set_id=key_set.pk, actor=user, ip=_ip(request), page=True)
     except (ExchangeProblem, KeySetRefused) as exc:
         messages.error(request, f"Sub-accounts not discovered. {exc}")
     else:

@@ -291,6 +291,8 @@ BINGX_TIMEOUT_READ = env.float("BINGX_TIMEOUT_READ", default=10.0)
 # one at most this long ago.
 EXCHANGE_DOWN_AFTER_FAILURES = env.int("EXCHANGE_DOWN_AFTER_FAILURES", default=2)
 EXCHANGE_DOWN_FOR_SECONDS = env.int("EXCHANGE_DOWN_FOR_SECONDS", default=120)
+# Calls a person waits on (verify, discover sub-accounts): this read timeout and no read retries.
+EXCHANGE_PAGE_TIMEOUT_SECONDS = env.float("EXCHANGE_PAGE_TIMEOUT_SECONDS", default=3.0)
 # Base URL policy (exchange/base_urls.py): real key sets use BINGX_PRODUCTION_URL unless custom bingx.com
 # hosts are allowed; sandbox key sets only reach these hosts (never a metadata address or someone's server).
 BINGX_ALLOW_CUSTOM_BASE_URL = env.bool("BINGX_ALLOW_CUSTOM_BASE_URL", default=False)

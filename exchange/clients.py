@@ -59,3 +59,14 @@ def client_for(*, key_set: KeySetLike) -> Client:
     )
     client.on_response = on_response_hook(key_set=key_set, client=client, pacer=pacer)
     return client
+
+
+def page_client_for(*, key_set: KeySetLike) -> Client:
+    """A client for a call a person waits on (a page, a button): a short timeout
+    (settings.EXCHANGE_PAGE_TIMEOUT_SECONDS) and no read retries, so a slow or frozen exchange costs
+    the page seconds, not the 30 s of three 10 s reads. Workers keep `client_for`."""
+    client = client_for(key_set=key_set)
+    timeout = float(settings.EXCHANGE_PAGE_TIMEOUT_SECONDS)
+    client.timeout = (min(float(settings.BINGX_TIMEOUT_CONNECT), timeout), timeout)
+    client.read_retries = 0
+    return client

@@ -11,7 +11,7 @@ import bingx
 from accounts.audit import audit_record
 from accounts.models import AccountKind, SubAccount, User
 from accounts.services.key_sets import KeySetRefused, key_set_lock, key_set_readable
-from exchange.clients import client_for
+from exchange.clients import client_for, page_client_for
 from exchange.problems import exchange_problem
 from exchange.timeutil import ms_to_datetime
 
@@ -24,18 +24,19 @@ class DiscoveryResult:
 
 
 def sub_accounts_discover(
-    *, key_set_id: int, actor: User | None = None, ip: str | None = None
+    *, key_set_id: int, actor: User | None = None, ip: str | None = None, page: bool = False
 ) -> DiscoveryResult:
-    """List a main account's sub-accounts on BingX and mirror them as SubAccount rows."""
+    """List a main account's sub-accounts on BingX and mirror them as SubAccount rows.
+    `page`: a person waits (short timeout, no read retries)."""
     key_set = key_set_readable(actor=actor, key_set_id=key_set_id)
     if key_set.account_kind != AccountKind.MAIN:
         raise KeySetRefused("Sub-accounts can only be discovered from a main-account key set.")
     limit = 100
     rows: list[bingx.SubAccount] = []
     try:
-        client = client_for(key_set=key_set)
-        for page in range(1, 101):  # 10,000 sub-accounts at most; BingX allows far fewer
-            batch = client.sub_accounts(page=page, limit=limit)
+        client = (page_client_for if page else client_for)(key_set=key_set)
+        for number in range(1, 101):  # 10,000 sub-accounts at most; BingX allows far fewer
+            batch = client.sub_accounts(page=number, limit=limit)
             rows.extend(batch.rows)
             if len(batch.rows) < limit or len(rows) >= batch.total:
                 break

@@ -15,21 +15,24 @@ from accounts.audit import audit_record
 from accounts.key_permissions import permission_report
 from accounts.models import AccountKind, SubAccount, User
 from accounts.services.key_sets import key_set_lock, key_set_readable
-from exchange.clients import client_for
+from exchange.clients import client_for, page_client_for
 from exchange.problems import exchange_problem
 
 logger = logging.getLogger(__name__)
 
 
-def key_set_verify(*, key_set_id: int, actor: User | None = None, ip: str | None = None) -> dict[str, Any]:
-    """Ask BingX who the key belongs to and what it may do, read a balance, and record the report."""
+def key_set_verify(
+    *, key_set_id: int, actor: User | None = None, ip: str | None = None, page: bool = False
+) -> dict[str, Any]:
+    """Ask BingX who the key belongs to and what it may do, read a balance, and record the report.
+    `page`: a person waits (short timeout, no read retries)."""
     key_set = key_set_readable(actor=actor, key_set_id=key_set_id)
     report: dict[str, Any] = {"ok": False, "error": "", "error_kind": "", "checks": {}}
     uid: int | None = None
     permissions: list[int] | None = None
     ip_whitelist: list[str] | None = None
     try:
-        client = client_for(key_set=key_set)
+        client = (page_client_for if page else client_for)(key_set=key_set)
         uid = int(client.uid())
         report["checks"]["uid"] = True
         perms = client.api_permissions()
