@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "transfers.context_processors.approvals_waiting",  # the menu's "Approvals (N)"
+                "transfers.menu.menu_context",  # menu items only for people who can use them
             ],
         },
     },
