@@ -354,3 +354,6 @@ from accounts.people_models import PeopleChangeStatus as PeopleChangeStatus  # n
 
 # Per-person preferences (notifications, time zone) live in their own module.
 from accounts.preferences_models import PersonPreferences as PersonPreferences  # noqa: E402
+
+# Background balance refreshes (their progress, for the page's poll).
+from accounts.refresh_models import BalanceRefresh as BalanceRefresh  # noqa: E402

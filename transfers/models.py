@@ -626,3 +626,7 @@ class TransferRuleRun(models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.pk} of rule #{self.rule_id}"
+
+
+# Which notifications were sent already (deduplication across paths and processes).
+from transfers.notification_models import NotificationSent as NotificationSent  # noqa: E402
