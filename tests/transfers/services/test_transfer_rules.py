@@ -219,3 +219,25 @@ def test_a_top_up_the_master_cannot_pay_makes_no_batch(master, admin1, admin2):
     assert run.legs == computed.legs  # still shown, with the balances they came from
     assert f"need {(total - 10000).normalize():f} USDT more" in run.outcome
     assert "Fund the master" in run.outcome
+
+
+def test_the_beat_entry_runs_the_rule_as_scheduled(master, admin1, admin2):
+    """What beat sends (the PeriodicTask's task name and arguments) runs the rule: a batch requested
+    by the rule's proposer; once the rule is no longer active, the task logs why and creates nothing."""
+    import json
+
+    from celery import current_app
+
+    rule = active_rule(master, admin1, admin2)
+    entry = PeriodicTask.objects.get(pk=rule.periodic_task_id)
+    current_app.loader.import_default_modules()  # what a worker imports at start (CELERY_IMPORTS)
+    task = current_app.tasks[entry.task]
+    task.apply(args=json.loads(entry.args)).get()
+    run = TransferRuleRun.objects.get(rule=rule)
+    assert run.trigger == "schedule"
+    assert run.batch is not None
+    assert run.batch.requested_by == admin1
+
+    TransferRule.objects.filter(pk=rule.pk).update(status=TransferRuleStatus.CANCELLED)
+    task.apply(args=json.loads(entry.args)).get()
+    assert TransferRuleRun.objects.filter(rule=rule).count() == 1  # refused (logged), nothing created
