@@ -90,3 +90,40 @@ def test_concurrent_submissions_cannot_race_past_the_daily_limit(require_postgre
     assert sum(isinstance(r, TransferRequest) for r in results) == 3, results
     assert sum(isinstance(r, RequestRefused) for r in results) == 3
     assert TransferRequest.objects.filter(key_set=key_set).count() == 3
+
+
+def test_many_approvers_of_a_batch_at_once_approve_each_leg_exactly_once(
+    require_postgres, alice, key_set, executed
+):
+    from transfers.batch_csv import legs_from_csv
+    from transfers.models import TransferBatch
+    from transfers.services.batch_decisions import transfer_batch_approve
+    from transfers.services.batches import transfer_batch_create
+
+    approvers = [member(f"bappr{i}", "approver") for i in range(6)]
+    for u in approvers:
+        grant(key_set, u, approve=True)
+    PolicyRule.objects.create(position=1, name="two", required_approvals=2)
+    legs, errors = legs_from_csv(
+        "kind,key_set,asset,amount,recipient_type,recipient_account,wallet_type,from_wallet,to_wallet\n"
+        + "".join(f"wallet,{key_set.label},USDT,{n + 1},,,,fund,spot\n" for n in range(5))
+    )
+    assert errors == []
+    batch = transfer_batch_create(requester=alice, legs=legs)
+
+    results = run_together(
+        [
+            lambda u=u: transfer_batch_approve(batch_id=batch.pk, approver=u, stepup=stepup_data(u))
+            for u in approvers
+        ]
+    )
+    ok = [r for r in results if isinstance(r, TransferBatch)]
+    assert len(ok) == 2, results  # exactly the quorum got through; the others found it decided
+    assert all(isinstance(r, DecisionRefused) for r in results if not isinstance(r, TransferBatch)), results
+    leg_ids = sorted(batch.legs.values_list("pk", flat=True))
+    assert set(TransferRequest.objects.filter(pk__in=leg_ids).values_list("status", flat=True)) == {
+        Status.APPROVED
+    }
+    for leg_id in leg_ids:
+        assert Approval.objects.filter(request_id=leg_id).count() == 2
+    assert sorted(executed) == leg_ids  # every leg enqueued exactly once
