@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -28,7 +28,7 @@ from accounts.access import ADMIN_GROUP
 from accounts.formatting import money_text
 from accounts.models import User
 from accounts.preferences import preferences_wanting
-from transfers.models import Decision, Status, TransferBatch, TransferRequest
+from transfers.models import Decision, NotificationSent, Status, TransferBatch, TransferRequest
 from transfers.policy import eligible_approvers
 from transfers.second_admin import second_admin_pending
 
@@ -174,13 +174,16 @@ def notify_requester_stale(*, request_id: int, reason: str = "") -> int:
 
 # --- every state change people care about (issue 13): outcomes, attention, reminders, second admins ---
 
-# How long "this was already sent" is remembered (the cache; Redis in production).
-_SENT_TTL_S = 7 * 24 * 3600
-
 
 def _first_time(*, req: TransferRequest, what: str) -> bool:
-    """True once per request and event: two paths reporting the same outcome send one email."""
-    return bool(cache.add(f"bingxadmin:notified:{req.client_id}:{what}", 1, _SENT_TTL_S))
+    """True once per request and event: two paths (or two worker processes) reporting the same
+    outcome send one email. A row, so every process sees it (transfers.NotificationSent)."""
+    try:
+        with transaction.atomic():
+            NotificationSent.objects.create(key=f"{req.client_id}:{what}"[:200])
+    except IntegrityError:
+        return False
+    return True
 
 
 def administrators() -> list[User]:
