@@ -502,6 +502,13 @@ class TransferRecord(models.Model):
     # wallets and time): set at upsert (transfers.records.sync) so the reconciliation page shows each
     # transfer once without a correlated NOT EXISTS over every record.
     is_duplicate = models.BooleanField(default=False)
+    # An outside record a person reviewed (transfers.records.review): acknowledged as known with a
+    # note, or linked to the request it belongs to (then matched_request is set). Audited.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledge_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
