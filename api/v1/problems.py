@@ -59,7 +59,8 @@ def field_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def problem_wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Around every API URL: a non-problem error (Django's 404/405, a crash) becomes a problem."""
+    """Around every API URL: a non-problem error (Django's 404/405, a crash) becomes a problem; no answer
+    is stored by a cache on the way (balances, requests and tokens' data are the desk's)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -67,18 +68,16 @@ def problem_wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             response = view(request, *args, **kwargs)
         except Exception:
             log.exception("API view failed: %s %s", request.method, request.path)
-            return problem(
-                status=500, detail="Something went wrong on our side; nothing was changed.", request=request
-            )
+            response = problem(status=500, detail="Something went wrong on our side.", request=request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(CONTENT_TYPE):
-            headers = {"Allow": response["Allow"]} if response.has_header("Allow") else None
-            return problem(
+            status = HTTPStatus(response.status_code)
+            response = problem(
                 status=response.status_code,
-                detail=HTTPStatus(response.status_code).description
-                or HTTPStatus(response.status_code).phrase,
+                detail=status.description or status.phrase,
                 request=request,
-                headers=headers,
+                headers={"Allow": response["Allow"]} if response.has_header("Allow") else None,
             )
+        response["Cache-Control"] = "no-store"
         return response
 
     return login_not_required(wrapper)

@@ -31,6 +31,7 @@ def test_requester_creates_a_pending_request_that_people_must_approve(
     assert req.requested_by == alice
     assert req.required_approvals >= 1
     assert AuditEvent.objects.filter(verb="transfer.request", object_id=str(req.pk), ip="127.0.0.1").exists()
+    assert response["Cache-Control"] == "no-store"
     assert api.get(f"/requests/{req.pk}").json()["id"] == req.pk
 
 
@@ -299,3 +300,21 @@ def test_a_failed_first_call_does_not_hold_its_key(alice: User, key_set: ApiKeyS
     body["fields"]["recipient_account"] = "99999999"
     assert api.post("/requests", body, key="fix-and-retry").status_code == 422
     assert api.post("/requests", inner_body(key_set), key="fix-and-retry").status_code == 201
+
+
+def test_a_crash_is_a_500_problem_without_details(
+    alice: User, key_set: ApiKeySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.v1 import routes
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(routes, "request_data", boom)
+    from tests.transfers.workflow_support import new_request
+
+    req = new_request(requester=alice, key_set=key_set)
+    response = ApiClient(token_for(alice)[1]).get(f"/requests/{req.pk}")
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert b"secret internals" not in response.content
