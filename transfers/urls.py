@@ -47,4 +47,10 @@ urlpatterns = [
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
     path("reconciliation/sync/", reconciliation.reconciliation_sync, name="reconciliation_sync"),
+    path(
+        "reconciliation/records/<int:pk>/acknowledge/",
+        reconciliation.record_acknowledge_view,
+        name="record_acknowledge",
+    ),
+    path("reconciliation/records/<int:pk>/link/", reconciliation.record_link_view, name="record_link"),
 ]

@@ -66,6 +66,46 @@ def _visible(*, user: User, key_set_id: int | None) -> QuerySet[ApiKeySet]:
     return chosen
 
 
+def _pair_legs(rows: list[TransferRecord], *, scope: QuerySet[ApiKeySet]) -> list[TransferRecord]:
+    """One row per transfer: the two legs of an inner transfer between two of our key sets (one
+    record on each side, the same exchange id, asset and amount) become one row; `other_leg` is the
+    second record (or None). One query for the page."""
+    for record in rows:
+        # Plain decimal text for the page: no exponent, no 18 trailing zeros.
+        setattr(record, "amount_text", format(record.amount.normalize(), "f"))  # noqa: B010
+        setattr(record, "other_leg", None)  # noqa: B010
+    if not rows:
+        return rows
+    partners: dict[tuple[str, str], list[TransferRecord]] = {}
+    candidates = (
+        TransferRecord.objects.filter(
+            exchange_id__in={r.exchange_id for r in rows}, is_duplicate=False, key_set__in=scope
+        )
+        .select_related("key_set")
+        .defer("raw")
+    )
+    for record in candidates:
+        partners.setdefault((record.exchange_id, record.asset), []).append(record)
+    shown: list[TransferRecord] = []
+    paired: set[int] = set()
+    for record in rows:
+        if record.pk in paired:
+            continue
+        other = next(
+            (
+                p
+                for p in partners.get((record.exchange_id, record.asset), [])
+                if p.pk != record.pk and p.key_set_id != record.key_set_id and p.amount == record.amount
+            ),
+            None,
+        )
+        if other is not None:
+            setattr(record, "other_leg", other)  # noqa: B010
+            paired.add(other.pk)
+        shown.append(record)
+    return shown
+
+
 def reconciliation_get(
     *, user: User, key_set_id: int | None = None, source: str | None = None, limit: int = PAGE_ROWS
 ) -> Reconciliation:
@@ -79,7 +119,7 @@ def reconciliation_get(
     # The sync flags such twins at upsert (is_duplicate), so this reads the partial index
     # record_outside_idx in order instead of a correlated NOT EXISTS per record.
     outside = TransferRecord.objects.filter(
-        key_set__in=scope, matched_request__isnull=True, is_duplicate=False
+        key_set__in=scope, matched_request__isnull=True, is_duplicate=False, acknowledged_at__isnull=True
     )
     if source:
         outside = outside.filter(source=source)
@@ -87,9 +127,7 @@ def reconciliation_get(
     outside_rows = list(
         outside.select_related("key_set").defer("raw").order_by("-occurred_at", "-pk")[:limit]
     )
-    for record in outside_rows:
-        # Plain decimal text for the page: no exponent, no 18 trailing zeros.
-        setattr(record, "amount_text", format(record.amount.normalize(), "f"))  # noqa: B010
+    outside_rows = _pair_legs(outside_rows, scope=scope)
 
     # Oldest first through transfer_request_settled_idx; the NOT EXISTS probes the records' FK index
     # once per candidate and stops at `limit` rows.

@@ -37,14 +37,33 @@ def destination(req: Any) -> str:
     return destination_text(req)
 
 
-# BingX's inner-transfer record statuses are numbers (spec §7); the other record endpoints use words.
-INNER_RECORD_STATUS = {"4": "pending review", "5": "failed", "6": "completed"}
+# One status vocabulary for the exchange's records, whatever the endpoint says: the inner-transfer
+# records use numbers (spec §7: 4 pending review, 5 failed, 6 completed), the others words
+# ("CONFIRMED", "SUCCESS", "PROCESSING", "FAILED"…). People read "completed", "pending" or "failed".
+RECORD_STATUS_WORDS = {
+    "6": "completed",
+    "confirmed": "completed",
+    "success": "completed",
+    "succeeded": "completed",
+    "completed": "completed",
+    "finished": "completed",
+    "4": "pending",
+    "pending": "pending",
+    "processing": "pending",
+    "review": "pending",
+    "5": "failed",
+    "failed": "failed",
+    "fail": "failed",
+    "rejected": "failed",
+    "cancelled": "failed",
+    "canceled": "failed",
+}
 
 
 @register.filter
 def record_status(status: Any) -> str:
-    text = str(status or "")
-    return INNER_RECORD_STATUS.get(text, text) or "—"
+    text = str(status or "").strip()
+    return RECORD_STATUS_WORDS.get(text.lower(), text.lower()) or "—"
 
 
 @register.simple_tag(takes_context=True)

@@ -15,6 +15,7 @@ from accounts.web import request_user
 from transfers.filters import ReconciliationFilterForm, SyncForm
 from transfers.models import RecordSource
 from transfers.records.reconciliation import FilterRefused, reconciliation_get
+from transfers.records.review import ReviewRefused, record_acknowledge, record_link
 from transfers.records.sync import SyncRefused, records_sync_request
 
 _user = request_user
@@ -71,3 +72,57 @@ def reconciliation_sync(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Records sync queued for {names}. Reload in a moment to see new records.")
     url = reverse("transfers:reconciliation")
     return redirect(f"{url}?key_set={key_set_id}" if key_set_id else url)
+
+
+class _AcknowledgeForm(forms.Form):
+    note = forms.CharField(max_length=300, required=False)
+
+
+class _LinkForm(forms.Form):
+    request = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    key_set = request.POST.get("key_set") or ""
+    url = reverse("transfers:reconciliation")
+    return redirect(f"{url}?key_set={key_set}" if key_set.isdigit() else url)
+
+
+@require_POST
+def record_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    form = _AcknowledgeForm(request.POST)
+    form.is_valid()
+    try:
+        record = record_acknowledge(
+            actor=_user(request),
+            record_id=pk,
+            note=form.cleaned_data.get("note") or "",
+            ip=request.META.get("REMOTE_ADDR") or None,
+        )
+    except ReviewRefused as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    else:
+        messages.success(request, f"Record {record.exchange_id} acknowledged.")
+    return _back(request)
+
+
+@require_POST
+def record_link_view(request: HttpRequest, pk: int) -> HttpResponse:
+    form = _LinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing changed: enter the number of the request this record belongs to.")
+        return _back(request)
+    try:
+        record = record_link(
+            actor=_user(request),
+            record_id=pk,
+            request_id=form.cleaned_data["request"],
+            ip=request.META.get("REMOTE_ADDR") or None,
+        )
+    except ReviewRefused as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    else:
+        messages.success(
+            request, f"Record {record.exchange_id} linked to request #{record.matched_request_id}."
+        )
+    return _back(request)
