@@ -66,13 +66,15 @@ def test_csv_errors_name_their_lines_and_nothing_is_saved(alice, key_set):
         "wallet,Treasury main,USDT,5,,,,fund,fund",
         f"inner,No such set,USDT,1,1,{SUB1_UID},1,,",
         "inner,Treasury main,USDT,1.123456789,1,10000009,1,,",
+        "wallet,Treasury main,USDT,1e3,,,,fund,spot",
     )
     legs, errors = legs_from_csv(text)
     assert errors == []
     with pytest.raises(BatchRefused) as caught:
         transfer_batch_create(requester=alice, legs=legs)
     lines = [e.line for e in caught.value.errors]
-    assert lines == [3, 4, 5, 6]
+    assert lines == [3, 4, 5, 6, 7]
+    assert "no exponent" in str(caught.value.errors[4])  # a plain decimal, as for a single request
     messages = [str(e) for e in caught.value.errors]
     assert messages[0].startswith("Line 3: The amount must be greater than zero")
     assert "must differ" in messages[1]

@@ -21,6 +21,7 @@ from accounts.access import Capability, key_sets_for
 from accounts.audit import audit_record
 from accounts.models import ApiKeySet, User
 from transfers import notifications
+from transfers.amounts import AmountTextError, amount_parse_text
 from transfers.batch_csv import MAX_LEGS, LegError, LegInput
 from transfers.lifecycle import transition
 from transfers.models import BatchStatus, PolicyRule, Status, TransferBatch, TransferRequest
@@ -85,12 +86,16 @@ def _legs_clean(*, requester: User, legs: list[LegInput]) -> tuple[list[_Leg], l
             errors.append(LegError(leg.line, f"No such key set “{leg.key_set}”."))
             continue
         try:
+            try:  # the same plain-decimal rule as a single request's amount (no exponent, no spaces)
+                amount = amount_parse_text(leg.amount)
+            except AmountTextError as exc:
+                raise RequestRefused(str(exc)) from None
             clean = request_input_clean(
                 requester=requester,
                 key_set=key_set,
                 kind=leg.kind.strip(),
                 asset=leg.asset,
-                amount=leg.amount,
+                amount=amount,
                 fields=leg.fields,
             )
             extra = set(leg.fields) - set(clean.fields)

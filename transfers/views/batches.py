@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.access import Capability, key_sets_for
 from accounts.stepup import stepup_challenge
 from accounts.web import client_ip, denied_as_http, request_user
 from transfers import batch_selectors
@@ -49,7 +51,13 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Batch #{batch.pk} with {len(legs)} legs submitted for approval.")
                 return redirect("transfers:batch_detail", pk=batch.pk)
-    context = {"form": form, "errors": errors, "header": ",".join(CSV_HEADER)}
+    labels = sorted(key_sets_for(user=user, capability=Capability.REQUEST).values_list("label", flat=True))
+    context = {
+        "form": form,
+        "errors": errors,
+        "header": ",".join(CSV_HEADER),
+        "key_set_labels_json": json.dumps(labels),
+    }
     status = 400 if request.method == "POST" else 200
     return render(request, "transfers/batch_new.html", context, status=status)
 
