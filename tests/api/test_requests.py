@@ -318,3 +318,15 @@ def test_a_crash_is_a_500_problem_without_details(
     assert response.status_code == 500
     assert response["Content-Type"] == PROBLEM
     assert b"secret internals" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("alice", 201), ("bob", 403), ("victor", 403), ("admin1", 403), ("stranger", 404)],
+)
+def test_submit_by_role(role: str, status: int, key_set: ApiKeySet, request: pytest.FixtureRequest) -> None:
+    """Only a person with the request grant submits; an administrator is no exception (grants, not roles)."""
+    user: User = request.getfixturevalue(role)
+    response = ApiClient(token_for(user)[1]).post("/requests", inner_body(key_set))
+    assert response.status_code == status, response.content
+    assert TransferRequest.objects.count() == (1 if status == 201 else 0)
