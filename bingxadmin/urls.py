@@ -17,3 +17,6 @@ urlpatterns = [
     path("", include("api.web_urls")),
     path("", include("transfers.urls")),
 ]
+
+# 403 and 404: Django's handlers with templates/403.html, 404.html; 500 without a request (docs/frontend.md).
+handler500 = "bingxadmin.errors.server_error"
