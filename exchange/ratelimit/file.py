@@ -82,6 +82,13 @@ class FileStore:
                 if mine is not None and mine > now:
                     return mine - now  # early for its slot
                 wait_ms = wait_for(stamps=list(hits.values()), limit=limit, window_ms=window_ms, now=now)
+                live = sorted(hits.values())
+                settled_full = len(live) >= limit and live[len(live) - limit] <= now
+                if settled_full and mine is not None:
+                    # A late holder: the holders booked before it are due too; each window serves
+                    # `limit` of them, in booking order (as the Redis store).
+                    ahead = sum(1 for slot in reserved.values() if slot < mine)
+                    wait_ms += (ahead // limit) * window_ms
                 if wait_ms == 0 and mine is None and reserved:
                     # No reservation of its own: queue behind the reservations made before it.
                     wait_ms = (

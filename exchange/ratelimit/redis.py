@@ -125,7 +125,14 @@ if count >= limit then
   if blocking > now then
     return {poll, reset}
   end
-  return {math.max(1, blocking + window - now), reset}
+  local wait = math.max(1, blocking + window - now)
+  if mine then
+    -- A late holder: the holders booked before it are due too; each window serves `limit` of them,
+    -- in booking order, so it comes back for its own window instead of all for the first one.
+    local ahead = redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. mine)
+    wait = wait + math.floor(ahead / limit) * window
+  end
+  return {wait, reset}
 end
 if not mine and redis.call('ZCARD', KEYS[4]) > 0 then
   local slot = plan(reservation)

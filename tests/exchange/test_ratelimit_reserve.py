@@ -186,3 +186,25 @@ def test_a_second_delivery_holding_the_same_reservation_cannot_undo_the_first_ca
     acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)  # the second of two places
     with pytest.raises(RateLimitUnavailable):  # the first call still counts
         acquire(scope=scope, path=INNER_APPLY, max_wait=0.1)
+
+
+def test_late_holders_are_each_named_their_own_window_in_booking_order(any_limiter):
+    """When the workers run behind, every holder of a UID's slots is due at once; the window serves
+    `limit` of them, and each of the others is told to come back for its own later window in booking
+    order (not all for the first one, where all but two would be turned away again)."""
+    scope = _scope()
+    booked = [reserve(scope=scope, path=INNER_APPLY) for _ in range(6)]  # slots 0, 0, w, w, 2w, 2w
+    time.sleep(max(b.delay_s for b in booked) + 0.1)  # every holder is now late
+    for b in booked[:2]:
+        token = acquire(scope=scope, path=INNER_APPLY, max_wait=0, reservation=b.token).token
+        ratelimit.settle(scope=scope, path=INNER_APPLY, token=token)  # answered now: the window is full
+    waits = []
+    for b in booked[2:]:
+        with pytest.raises(RateLimitUnavailable) as refused:
+            acquire(scope=scope, path=INNER_APPLY, max_wait=0, reservation=b.token)
+        waits.append(refused.value.retry_in)
+    window = WINDOW / 1000
+    assert waits[0] == pytest.approx(window, abs=0.15)
+    assert waits[1] == pytest.approx(window, abs=0.15)
+    assert waits[2] == pytest.approx(2 * window, abs=0.15)
+    assert waits[3] == pytest.approx(2 * window, abs=0.15)

@@ -180,10 +180,11 @@ def transfer_execute(*, request_id: int, reservation: str | None = None) -> None
 # Slots closer than this are waited for inside the task (the pacer's own short wait); further ones
 # are scheduled with a Celery countdown.
 RUN_NOW_S = dispatch.SLOT_RUN_NOW_S
-_SCHEDULED = "scheduled"
+_SCHEDULED = "scheduled"  # sentinel: the task was scheduled for its slot, nothing to do now
 # A holder whose slot is still taken (it ran late, or the calls before it answered late) keeps its
-# reservation and comes back when the window allows, if that is this soon; else it books anew.
-NUDGE_MAX_S = 2.0  # sentinel: the task was scheduled for its slot, nothing to do now
+# reservation and comes back when the window allows — the limiter names its own window among the
+# late holders booked before it, in booking order — if that is this soon; else it books anew.
+NUDGE_MAX_S = 5.0
 
 
 def _take_slot(*, req: TransferRequest, scope: str, path: str, reservation: str) -> str | None:
