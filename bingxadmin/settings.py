@@ -346,6 +346,9 @@ TRANSFER_REMINDER_BEFORE_SECONDS = env.int("TRANSFER_REMINDER_BEFORE_SECONDS", d
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Emails leave after commit from the process that made the change (a worker, for execution outcomes):
+# a mail server that accepts the connection and then hangs must not hold that process for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="bingxadmin <noreply@localhost>")
 
 # --- Logging ---------------------------------------------------------------------------------
