@@ -1,6 +1,6 @@
 from django.urls import path
 
-from transfers.views import address_book, audit, batches, policy, reconciliation, requests, rules
+from transfers.views import address_book, audit, batches, charts, policy, reconciliation, requests, rules
 
 app_name = "transfers"
 
@@ -45,6 +45,7 @@ urlpatterns = [
     path("rules/<int:pk>/run/", rules.rule_run, name="rule_run"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export/", audit.audit_export, name="audit_export"),
+    path("charts/", charts.charts, name="charts"),
     path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
     path("reconciliation/sync/", reconciliation.reconciliation_sync, name="reconciliation_sync"),
     path(
