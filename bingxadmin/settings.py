@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bingxadmin.compression.HtmlGZipMiddleware",  # HTML pages gzipped, except those showing a secret
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +155,15 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "bingxadmin.errors.csrf_failure"  # the site's layout, no reason shown (docs/frontend.md)
+# Pages never gzipped (BREACH: they show a secret; bingxadmin/compression.py, docs/frontend.md).
+COMPRESSION_EXCLUDED_PATHS = [
+    "/account/second-factor/",  # authenticator-app secret at setup
+    "/account/security/",  # recovery codes
+    "/account/api-tokens/",  # a new token, shown once
+    "/webhooks/",  # a webhook's signing secret, shown once
+    "/people/password/",
+    "/login/",
+]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
