@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import ApiKeySet, User
 from tests.e2e.test_two_person_flow import desk, login, sandbox_url  # noqa: F401  (fixtures)
@@ -109,6 +109,15 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadWorker]:
     w.join()
 
 
+@pytest.fixture
+def contexts() -> Iterator[list[BrowserContext]]:
+    """Browser contexts closed before the live server stops (open pages keep polling)."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
 def wallet_request(*, alice: User, key_set: ApiKeySet, amount: str) -> TransferRequest:
     return transfer_request_create(
         requester=alice,
@@ -122,7 +131,10 @@ def wallet_request(*, alice: User, key_set: ApiKeySet, amount: str) -> TransferR
 
 
 def seen(page: Page, pk: int) -> list[tuple[str, float]]:
-    """(status, epoch ms) for each load of request pk's page in this tab."""
+    """(status, epoch ms) for each status request pk's page showed in this tab. Waits for the reload
+    that follows the end (the final page has no poller), so the log is read from a settled page."""
+    expect(page.locator("#status-poll")).to_have_count(0, timeout=15_000)
+    page.wait_for_load_state("load")
     log = page.evaluate("JSON.parse(sessionStorage.getItem('bx-status-log') || '[]')")
     return [(status, at) for path, status, at in log if path == f"/transfers/{pk}/"]
 
@@ -143,10 +155,12 @@ def test_requester_sees_approved_submitting_and_succeeded_as_they_happen(
     live_server: Any,
     desk: ApiKeySet,  # noqa: F811  (the fixture imported above)
     worker: ThreadWorker,
+    contexts: list[BrowserContext],
 ) -> None:
     alice_ctx, alice = login(browser, live_server.url, "alice")
     alice_ctx.add_init_script(STATUS_LOG)
-    _, bob = login(browser, live_server.url, "bob")
+    bob_ctx, bob = login(browser, live_server.url, "bob")
+    contexts.extend([alice_ctx, bob_ctx])
     alice_user, bob_user = User.objects.get(username="alice"), User.objects.get(username="bob")
     worker.hold_before_s, worker.hold_sending_s = 1.5, 1.5  # long enough to be seen at each step
 
@@ -167,10 +181,12 @@ def test_click_to_succeeded_on_the_requesters_page_p95_within_1_5_s(
     live_server: Any,
     desk: ApiKeySet,  # noqa: F811  (the fixture imported above)
     worker: ThreadWorker,
+    contexts: list[BrowserContext],
 ) -> None:
     alice_ctx, alice = login(browser, live_server.url, "alice")
     alice_ctx.add_init_script(STATUS_LOG)
-    _, bob = login(browser, live_server.url, "bob")
+    bob_ctx, bob = login(browser, live_server.url, "bob")
+    contexts.extend([alice_ctx, bob_ctx])
     alice_user, bob_user = User.objects.get(username="alice"), User.objects.get(username="bob")
 
     figures: list[float] = []
