@@ -55,3 +55,36 @@ def test_auditor_and_administrator_see_the_audit_log(db):
         nav = nav_of(user)
         assert "Audit log" in nav
         assert set(nav.values()) == {200}
+
+
+def test_the_request_form_is_not_offered_to_people_who_cannot_submit_it(key_set):
+    from django.urls import reverse
+
+    from tests.transfers.test_pages import csrf_post
+
+    vic = member("vic", "viewer")
+    grant(key_set, vic)  # view only
+    client = client_for_user(vic)
+    page = client.get(reverse("transfers:request_new")).content.decode()
+    assert 'id="cannot-request"' in page
+    assert "<form" not in page.split("<main>")[1]
+    response = csrf_post(client, reverse("transfers:request_new"), {"kind": "wallet", "key_set": key_set.pk})
+    assert response.status_code == 403
+
+
+def test_a_key_set_whose_verification_failed_offers_no_activate_button(admin1, admin2):
+    from django.urls import reverse
+
+    from accounts.models import KeySetStatus
+    from tests.factories import ApiKeySetFactory
+
+    ks = ApiKeySetFactory(
+        label="Bad key",
+        status=KeySetStatus.PENDING_ACTIVATION,
+        created_by=admin1,
+        secret_changed_by=admin1,
+        verification={"ok": False, "error": "wrong key or secret"},
+    )
+    page = client_for_user(admin2).get(reverse("accounts:keyset_detail", args=[ks.pk])).content.decode()
+    assert 'id="cannot-activate"' in page
+    assert reverse("accounts:keyset_activate", args=[ks.pk]) not in page

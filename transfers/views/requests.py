@@ -29,6 +29,7 @@ from transfers.forms import (
     QueueFilterForm,
 )
 from transfers.list_sorting import REQUEST_SORTS, sort_parse
+from transfers.menu import menu_for
 from transfers.models import (
     FINAL_STATUSES,
     Status,
@@ -90,6 +91,9 @@ def _resubmitted(*, user: User, raw: str | None) -> TransferRequest | None:
 @guarded
 def request_new(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
+    if not menu_for(user=user).can_request:  # no form for people who cannot submit one
+        status = 403 if request.method == "POST" else 200
+        return render(request, "transfers/request_not_allowed.html", status=status)
     old = _resubmitted(user=user, raw=request.POST.get("again") or request.GET.get("again"))
     kind = request.POST.get("kind") or request.GET.get("kind") or (old.kind if old else TransferKind.WALLET)
     if kind not in REQUEST_FORMS:
