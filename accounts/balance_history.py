@@ -3,7 +3,8 @@
 Values are computed exactly as the balances page computes the latest ones (accounts.selectors): the USDT
 value of a key set is BingX's asset overview plus the spot wallet's USDT at face value, because the
 overview has no row for the spot wallet; spot assets without a USDT price on the desk are named as
-left out. Long periods keep the last sync of each key set per bucket (period / BUCKETS).
+left out. Longer periods keep the last sync of each key set per hour (7 days) or per day (30, 90 days),
+days and hours in the person's time zone; the last 24 hours show every sync.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from accounts.models import ApiKeySet, AssetOverviewSnapshot, BalanceSnapshot, User
@@ -22,7 +24,7 @@ from accounts.selectors import key_set_list_for
 
 PERIOD_DAYS = (1, 7, 30, 90)
 DEFAULT_PERIOD_DAYS = 30
-BUCKETS = 60  # at most this many points per key set on a chart
+BUCKET = {1: None, 7: "hour", 30: "day", 90: "day"}  # one point per key set and bucket (None: every sync)
 
 Point = tuple[dt.datetime, Decimal]
 
@@ -92,18 +94,24 @@ class BalanceHistory:
 
 
 def _chosen_syncs(*, key_set_ids: list[int], start: dt.datetime, days: int) -> dict[int, list[dt.datetime]]:
-    """Per key set: its last sync before the period (where the lines begin), then its last sync per bucket."""
-    bucket = days * 86400 / BUCKETS
-    moments: dict[int, dict[int, dt.datetime]] = defaultdict(dict)
-    for model in (AssetOverviewSnapshot, BalanceSnapshot):
-        for key_set_id, taken_at in (
-            model.objects.filter(key_set_id__in=key_set_ids, taken_at__gte=start)
-            .values_list("key_set_id", "taken_at")
-            .distinct()
-        ):
-            slot = int((taken_at - start).total_seconds() // bucket)
-            if taken_at > moments[key_set_id].get(slot, start - dt.timedelta(seconds=1)):
-                moments[key_set_id][slot] = taken_at
+    """Per key set: its last sync before the period (where its lines begin), then its last sync per bucket."""
+    # Every sync stores one overview row per account type (zeros included), so the overview alone
+    # names every sync: a few rows per sync instead of one per wallet and asset. The database groups.
+    in_period = AssetOverviewSnapshot.objects.filter(key_set_id__in=key_set_ids, taken_at__gte=start)
+    kind = BUCKET[days]
+    if kind is None:
+        found = in_period.values_list("key_set_id", "taken_at").distinct()
+    else:
+        found = (
+            in_period.annotate(slot=Trunc("taken_at", kind, tzinfo=timezone.get_current_timezone()))
+            .values("key_set_id", "slot")
+            .annotate(last=Max("taken_at"))
+            .values_list("key_set_id", "last")
+            .order_by()
+        )
+    moments: dict[int, set[dt.datetime]] = defaultdict(set)
+    for key_set_id, taken_at in found:
+        moments[key_set_id].add(taken_at)
     chosen: dict[int, list[dt.datetime]] = {}
     for key_set_id in key_set_ids:
         before = (
@@ -112,7 +120,7 @@ def _chosen_syncs(*, key_set_ids: list[int], start: dt.datetime, days: int) -> d
             .values_list("taken_at", flat=True)
             .first()
         )
-        chosen[key_set_id] = ([before] if before else []) + sorted(moments[key_set_id].values())
+        chosen[key_set_id] = ([before] if before else []) + sorted(moments[key_set_id])
     return chosen
 
 

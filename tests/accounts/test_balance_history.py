@@ -104,21 +104,27 @@ def test_the_line_starts_with_the_last_sync_before_the_period(main):
     assert only.total_series(start=history.start) == [(history.start, Decimal(78000))]  # t2, 1 day old
 
 
-def test_long_periods_keep_the_last_sync_per_bucket(main):
-    # 90 days: 36-hour buckets. t2 (1 day ago) and three syncs 12 hours ago share the last bucket.
-    for minutes in (10, 20, 30):
-        at = NOW - dt.timedelta(hours=12) + dt.timedelta(minutes=minutes)
-        sync(
-            main,
-            at,
-            fund={"USDT": str(77900 - minutes)},
-            spot={"USDT": "100"},
-            overview={"spot": str(77900 - minutes)},
-        )
-    history = balance_history_for(user=member("boss", "administrator"), days=90)
+def test_longer_periods_keep_the_last_sync_of_each_day_in_the_persons_zone():
+    ks = ApiKeySetFactory(label="Daily")
+    zone = timezone.get_current_timezone()
+    ten_days_ago = timezone.localdate() - dt.timedelta(days=10)
+    for hour in (10, 11, 12):  # three syncs on one day: the 30-day chart keeps the last
+        at = dt.datetime.combine(ten_days_ago, dt.time(hour), tzinfo=zone)
+        sync(ks, at, fund={"USDT": str(hour)}, spot={}, overview={"spot": str(hour)})
+    later = dt.datetime.combine(ten_days_ago + dt.timedelta(days=5), dt.time(9), tzinfo=zone)
+    sync(ks, later, fund={"USDT": "99"}, spot={}, overview={"spot": "99"})
+    history = balance_history_for(user=member("boss", "administrator"), days=30)
     series = history.key_sets[0].total_series(start=history.start)
-    assert [v for _, v in series] == [Decimal(78000), Decimal(77870 + 100)]  # t1, then the bucket's last
-    assert series[-1][0] == NOW - dt.timedelta(hours=12) + dt.timedelta(minutes=30)
+    assert series == [
+        (dt.datetime.combine(ten_days_ago, dt.time(12), tzinfo=zone), Decimal(12)),
+        (later, Decimal(99)),
+    ]
+    # The last 24 hours show every sync.
+    recent = [NOW - dt.timedelta(minutes=m) for m in (50, 40, 30)]
+    for n, at in enumerate(recent):
+        sync(ks, at, fund={"USDT": str(n)}, spot={}, overview={"spot": str(n)})
+    history = balance_history_for(user=member("boss2", "administrator"), days=1)
+    assert [s.taken_at for s in history.key_sets[0].syncs[1:]] == recent  # after the one before the period
 
 
 def test_an_unknown_period_is_refused():

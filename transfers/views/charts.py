@@ -29,6 +29,7 @@ class ChartBlock:
     legend: list[tuple[str, str]]  # (label, css class)
     head: list[str]
     rows: list[list[Any]] = field(default_factory=list)  # the table view of the same numbers
+    series_column: bool = False  # the table's second column names the line (text, not a number)
     note: str = ""
 
 
@@ -43,15 +44,20 @@ def _line_block(
     end: dt.datetime,
 ) -> ChartBlock:
     chart = line_chart(series=series, start=start, end=end)
-    rows = sorted(([t, label, v] for label, points in series for t, v in points), key=lambda r: (r[0], r[1]))
+    named = key != "desk-total"  # the desk's total is one line of all key sets; the others name theirs
+    rows = sorted(
+        ([t, label, v] if named else [t, v] for label, points in series for t, v in points),
+        key=lambda r: (r[0], r[1]),
+    )
     return ChartBlock(
         key=key,
         title=title,
         summary=summary,
         chart=chart,
         legend=[(label, f"series-{i % SERIES_CLASSES}") for i, (label, _) in enumerate(series)],
-        head=["Time", "Key set", unit],
+        head=["Time", "Key set", unit] if named else ["Time", unit],
         rows=rows,
+        series_column=named,
     )
 
 
