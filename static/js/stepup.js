@@ -21,7 +21,7 @@
           status.textContent = "Signed; sending…";
           const action = button.getAttribute("data-formaction");
           if (action) { form.action = action; form.submit(); return; }  // one form, two decisions
-          const submitter = form.querySelector("[type=submit]:not([disabled])")  // not a disabled default button;
+          const submitter = form.querySelector("[type=submit]:not([disabled])");  // not a disabled default button
           if (form.requestSubmit) form.requestSubmit(submitter || undefined); else form.submit();
         } catch (err) {
           status.textContent = "The passkey did not answer (" + err.name + "). Try again or type a code.";
