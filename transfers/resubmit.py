@@ -1,4 +1,4 @@
-""""Submit again" for a stale, expired or failed request: who is offered it, and what it became.
+""" "Submit again" for a stale, expired or failed request: who is offered it, and what it became.
 
 The new request is made by transfers.services.requests.transfer_request_create(resubmit_of=...):
 a new payload, hash and client id, new approvals under the current policy; the audit trail links

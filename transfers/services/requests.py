@@ -194,8 +194,6 @@ def request_input_clean(
 # --- requests ------------------------------------------------------------------------------------
 
 
-
-
 def transfer_request_create(
     *,
     requester: User,
