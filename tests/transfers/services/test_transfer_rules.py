@@ -211,7 +211,7 @@ def test_a_top_up_the_master_cannot_pay_makes_no_batch(master, admin1, admin2):
         master, admin1, admin2, kind="top_up", threshold="20000", sub_uids=f"{SUB1_UID} {SUB2_UID}"
     )
     computed = rule_compute(rule=rule)
-    total = sum(Decimal(leg["amount"]) for leg in computed.legs)
+    total = sum((Decimal(leg["amount"]) for leg in computed.legs), Decimal(0))
     assert computed.master_free == Decimal(10000)
     assert total > Decimal(10000)
     run = transfer_rule_run(rule_id=rule.pk, actor=admin1)
