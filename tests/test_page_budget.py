@@ -28,7 +28,7 @@ from accounts.models import ApiKeySet, User
 from tests.accounts.test_balance_history import sync
 from tests.transfers.workflow_support import grant, make_main_key_set, member, new_request
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 BUDGET = 150 * 1024
 BROWSER_ACCEPT_ENCODING = "gzip, deflate, br, zstd"
@@ -141,8 +141,8 @@ def test_every_main_page_is_under_150_kb_on_first_load(
     assert all(count >= 2 for _, _, _, count, _, _ in report)  # the stylesheet and htmx at least
 
 
-def test_pages_that_show_a_secret_are_never_compressed(desk: tuple[User, ApiKeySet, int]) -> None:
-    admin, _, _ = desk
+def test_pages_that_show_a_secret_are_never_compressed() -> None:
+    admin = member("admin", "administrator")
     client = Client(HTTP_ACCEPT_ENCODING=BROWSER_ACCEPT_ENCODING)
     client.force_login(admin)
     for name in ("second_factor:manage", "second_factor:enrol", "api:tokens", "api:webhooks"):
