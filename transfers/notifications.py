@@ -43,6 +43,9 @@ def request_url(req: TransferRequest) -> str:
 PREFERENCE_OF_TEMPLATE = {
     "emails/transfer_waiting.txt": "email_waiting",
     "emails/batch_waiting.txt": "email_waiting",
+    "emails/batch_decided.txt": "email_my_requests",
+    "emails/batch_ended.txt": "email_my_requests",
+    "emails/batch_attention.txt": "email_attention",
     "emails/transfer_reminder.txt": "email_reminders",
     "emails/transfer_decided.txt": "email_my_requests",
     "emails/transfer_failed.txt": "email_my_requests",
@@ -214,6 +217,8 @@ def notify_request_status(*, request_id: int, status: str) -> int:
     req = TransferRequest.objects.select_related("key_set", "requested_by").filter(pk=request_id).first()
     if req is None:
         return 0
+    if req.batch_id is not None:
+        return _notify_leg_status(req=req, status=status)
     sent = 0
     if status == Status.FAILED:
         sent += notify_execution_failed(request_id=request_id)
@@ -300,3 +305,97 @@ def notify_second_admin(*, verb: str, object_id: str, object_repr: str, actor_id
         context={"what": what, "label": object_repr, "proposer": proposer, "url": url},
         to=[u.email for u in administrators() if u.email and u.pk != actor_id],
     )
+
+
+# --- batches: one email per batch, never one per leg (a 400-leg batch is one decision) -------------
+
+# A leg in one of these may still change on its own (execution, reconciliation).
+_LEG_OPEN = (Status.PENDING, Status.APPROVED, Status.SUBMITTING)
+
+
+def batch_url(batch: TransferBatch) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("transfers:batch_detail", args=[batch.pk])
+
+
+def _batch_first_time(*, batch: TransferBatch, what: str) -> bool:
+    try:
+        with transaction.atomic():
+            NotificationSent.objects.create(key=f"batch:{batch.uuid}:{what}"[:200])
+    except IntegrityError:
+        return False
+    return True
+
+
+def _batch_counts(batch: TransferBatch) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in batch.legs.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def notify_requester_batch_decided(*, batch_id: int) -> int:
+    """The requester of a batch: approved (its legs now execute), rejected, expired or stale — once."""
+    batch = TransferBatch.objects.select_related("requested_by").filter(pk=batch_id).first()
+    if batch is None or not batch.requested_by.email or not _batch_first_time(batch=batch, what=batch.status):
+        return 0
+    return _send(
+        subject=f"[bingxadmin] Batch #{batch.pk} {batch.get_status_display().lower()}",
+        template="emails/batch_decided.txt",
+        context={"batch": batch, "url": batch_url(batch), "legs": batch.legs.count()},
+        to=[batch.requested_by.email],
+    )
+
+
+def _notify_leg_status(*, req: TransferRequest, status: str) -> int:
+    """A leg's outcome: administrators are told once per batch that legs need attention; the
+    requester and the approvers get one summary when the last leg has ended, not one email per leg."""
+    if req.batch_id is None:
+        return 0
+    batch = TransferBatch.objects.select_related("requested_by").filter(pk=req.batch_id).first()
+    if batch is None:
+        return 0
+    sent = 0
+    if status in (Status.FAILED, Status.UNKNOWN) and _batch_first_time(
+        batch=batch, what=f"attention:{status}"
+    ):
+        sent += _send(
+            subject=(
+                f"[bingxadmin] Needs attention: batch #{batch.pk} has "
+                f"{'failed legs' if status == Status.FAILED else 'legs with an unknown outcome'}"
+            ),
+            template="emails/batch_attention.txt",
+            context={"batch": batch, "url": batch_url(batch), "status": status, "first": req},
+            to=[u.email for u in administrators() if u.email],
+        )
+    if status not in (Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN):
+        return sent  # stale/expired legs: the batch's own decision email says it
+    counts = _batch_counts(batch)
+    if any(counts.get(s) for s in _LEG_OPEN) or not _batch_first_time(batch=batch, what="ended"):
+        return sent
+    approvers = {
+        a.approver.email
+        for a in req.approvals.select_related("approver")
+        if a.decision == Decision.APPROVE and a.approver.email
+    }
+    failed = counts.get(Status.FAILED, 0)
+    unknown = counts.get(Status.UNKNOWN, 0)
+    summary = f"{counts.get(Status.SUCCEEDED, 0)} of {sum(counts.values())} legs moved"
+    if failed:
+        summary += f", {failed} failed"
+    if unknown:
+        summary += f", {unknown} unknown"
+    sent += _send(
+        subject=f"[bingxadmin] Batch #{batch.pk} finished: {summary}",
+        template="emails/batch_ended.txt",
+        context={
+            "batch": batch,
+            "url": batch_url(batch),
+            "counts": counts,
+            "summary": summary,
+            "failed": failed,
+            "unknown": unknown,
+        },
+        # The approvers hear of it only when something did not move, as for a single request.
+        to=[batch.requested_by.email, *(sorted(approvers) if failed or unknown else [])],
+    )
+    return sent

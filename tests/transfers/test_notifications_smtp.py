@@ -228,3 +228,61 @@ def test_a_request_found_expired_when_someone_decides_is_emailed_as_expired(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(DecisionRefused):
         transfer_request_approve(request_id=req.pk, approver=bob, stepup=stepup_data(bob))
     smtp_inbox.wait_for("alice@example.com", f"Transfer #{req.pk} expired")
+
+
+def test_a_batch_is_one_email_per_step_never_one_per_leg(
+    smtp_inbox, admins, alice, bob, key_set, executed, django_capture_on_commit_callbacks
+):
+    """A 4-leg batch: the requester hears "approved" once, then one summary when the last leg has
+    ended (with the approver, since a leg failed); administrators one "needs attention" for the
+    batch, whatever the number of failed legs."""
+    from transfers.batch_csv import legs_from_csv
+    from transfers.services.batch_decisions import transfer_batch_approve
+    from transfers.services.batches import transfer_batch_create
+
+    legs, errors = legs_from_csv(
+        "kind,key_set,asset,amount,from_wallet,to_wallet\n"
+        + "".join(f"wallet,{key_set.label},USDT,{n + 1},fund,spot\n" for n in range(4))
+    )
+    assert errors == []
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = transfer_batch_create(requester=alice, legs=legs)
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    smtp_inbox.wait_for("alice@example.com", f"Batch #{batch.pk} approved")
+    smtp_inbox.clear()
+    outcomes = [Status.SUCCEEDED, Status.FAILED, Status.FAILED, Status.SUCCEEDED]
+    for leg, outcome in zip(batch.legs.order_by("leg_index"), outcomes, strict=True):
+        _move(leg, Status.SUBMITTING, outcome, capture=django_capture_on_commit_callbacks)
+    summary = smtp_inbox.wait_for(
+        "alice@example.com", f"Batch #{batch.pk} finished: 2 of 4 legs moved, 2 failed"
+    )
+    assert "new batch from the failed legs" in summary.body
+    smtp_inbox.wait_for("bob@example.com", f"Batch #{batch.pk} finished")  # a leg failed: the approver too
+    smtp_inbox.wait_for("admin1@example.com", f"Needs attention: batch #{batch.pk} has failed legs")
+    time.sleep(0.3)  # anything else would have arrived by now
+    assert len(smtp_inbox.to("alice@example.com")) == 1  # not one per leg
+    assert len(smtp_inbox.to("admin1@example.com")) == 1
+
+
+def test_a_rejected_batch_is_one_email_to_its_requester(
+    smtp_inbox, alice, bob, key_set, django_capture_on_commit_callbacks
+):
+    from transfers.batch_csv import legs_from_csv
+    from transfers.services.batch_decisions import transfer_batch_reject
+    from transfers.services.batches import transfer_batch_create
+
+    legs, _ = legs_from_csv(
+        "kind,key_set,asset,amount,from_wallet,to_wallet\n"
+        + "".join(f"wallet,{key_set.label},USDT,{n + 1},fund,spot\n" for n in range(3))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = transfer_batch_create(requester=alice, legs=legs)
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_batch_reject(
+            batch_id=batch.pk, approver=bob, stepup=stepup_data(bob), comment="not this week"
+        )
+    msg = smtp_inbox.wait_for("alice@example.com", f"Batch #{batch.pk} rejected")
+    assert "Nothing moved" in msg.body
+    time.sleep(0.3)
+    assert len(smtp_inbox.to("alice@example.com")) == 1  # not one per leg

@@ -21,7 +21,7 @@ from accounts.access import Capability, user_can
 from accounts.audit import audit_record
 from accounts.models import KeySetStatus, User
 from accounts.stepup import ASSERTION_FIELD, StepUpProof, StepUpRefused, stepup_verify
-from transfers import dispatch
+from transfers import dispatch, notifications
 from transfers.approval_proof import approval_purpose, approval_seal, batch_approval_binding, passkey_required
 from transfers.lifecycle import transition
 from transfers.models import Approval, BatchStatus, Decision, Status, TransferBatch, TransferRequest
@@ -246,6 +246,10 @@ def _record(
     batch.status = BatchStatus.APPROVED
     batch.decided_at = now
     batch.save(update_fields=["status", "decided_at", "updated_at"])
+    batch_id = batch.pk
+    transaction.on_commit(
+        lambda: notifications.notify_requester_batch_decided(batch_id=batch_id), robust=True
+    )
     audit_record(
         actor=user,
         verb="transfer.batch.approve",

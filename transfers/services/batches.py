@@ -306,3 +306,6 @@ def batch_close(
     audit_record(
         actor=actor, verb=verb, obj=batch, before=before, after={"status": status, "reason": reason}, ip=ip
     )
+    if status != BatchStatus.CANCELLED:  # the requester cancelled it themselves
+        pk = batch.pk
+        transaction.on_commit(lambda: notifications.notify_requester_batch_decided(batch_id=pk), robust=True)
