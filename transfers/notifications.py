@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from accounts.access import ADMIN_GROUP
 from accounts.formatting import money_text
-from accounts.models import User
+from accounts.models import PersonPreferences, User
 from accounts.preferences import preferences_wanting
+from accounts.time_zone import zone_named
 from transfers.models import Decision, NotificationSent, Status, TransferBatch, TransferRequest
 from transfers.policy import eligible_approvers
 from transfers.second_admin import second_admin_pending
@@ -71,11 +72,17 @@ def _send(*, subject: str, template: str, context: dict[str, object], to: list[s
     to = _addresses_wanting(to=list(dict.fromkeys(to)), template=template)
     if not to:
         return 0
-    body = render_to_string(template, context)
+    # Times in each recipient's own zone (Preferences), rendered once per zone.
+    zones = dict(PersonPreferences.objects.filter(user__email__in=to).values_list("user__email", "time_zone"))
+    bodies: dict[str, str] = {}
     sent = 0
     for address in to:  # one message each: recipients never see each other's addresses
+        zone = zones.get(address) or settings.TIME_ZONE
+        if zone not in bodies:
+            with timezone.override(zone_named(zone)):
+                bodies[zone] = render_to_string(template, context)
         try:
-            sent += send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+            sent += send_mail(subject, bodies[zone], settings.DEFAULT_FROM_EMAIL, [address])
         except Exception:
             log.exception("could not send %r to %s", subject, address)
     return sent

@@ -286,3 +286,21 @@ def test_a_rejected_batch_is_one_email_to_its_requester(
     assert "Nothing moved" in msg.body
     time.sleep(0.3)
     assert len(smtp_inbox.to("alice@example.com")) == 1  # not one per leg
+
+
+def test_times_in_an_email_are_in_each_recipients_own_zone(
+    smtp_inbox, alice, bob, carol, key_set, django_capture_on_commit_callbacks
+):
+    from accounts.formatting import when_text
+    from accounts.time_zone import zone_named
+
+    PersonPreferences.objects.update_or_create(user=bob, defaults={"time_zone": "Asia/Tokyo"})
+    with django_capture_on_commit_callbacks(execute=True):
+        req = new_request(requester=alice, key_set=key_set)
+    with timezone.override(zone_named("Asia/Tokyo")):
+        in_tokyo = when_text(req.expires_at, seconds=False)
+    with timezone.override(zone_named("UTC")):
+        in_utc = when_text(req.expires_at, seconds=False)
+    assert in_tokyo != in_utc
+    assert in_tokyo in smtp_inbox.wait_for("bob@example.com", f"Transfer #{req.pk} waits").body
+    assert in_utc in smtp_inbox.wait_for("carol@example.com", f"Transfer #{req.pk} waits").body
