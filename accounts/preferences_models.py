@@ -1,4 +1,4 @@
-"""Per-person preferences: which emails a person wants and the time zone pages show times in.
+"""Per-person preferences: which emails a person wants, the time zone pages show times in, and the theme.
 
 Imported by accounts.models (so Django registers it there). A person without a row has the defaults
 (`preferences_for` in accounts/preferences.py returns an unsaved row).
@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+
+class Theme(models.TextChoices):
+    SYSTEM = "system", "Follow my device (light or dark)"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
 
 
 class PersonPreferences(models.Model):
@@ -34,6 +40,8 @@ class PersonPreferences(models.Model):
     email_attention = models.BooleanField(
         "Email me (administrators) when a transfer needs attention (failed or outcome unknown)", default=True
     )
+    # Pages' colours: base.html sets <html data-theme=...>; "system" follows prefers-color-scheme.
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
