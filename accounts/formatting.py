@@ -83,6 +83,11 @@ def diff_rows(before: Any, after: Any) -> list[tuple[str, str, str, bool]]:
 _ABSENT = object()
 
 
+def value_text(value: Any) -> str:
+    """One stored value for people: decimals formatted, lists joined, yes/no, "—" for nothing."""
+    return _value_text(value)
+
+
 def _value_text(value: Any) -> str:
     if value is _ABSENT or value is None or value == "":
         return "—"

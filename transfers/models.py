@@ -222,8 +222,22 @@ class PolicyChangeRequest(models.Model):
         for name in names:
             old, new = self.before.get(name), None if deleting else self.proposed.get(name)
             if deleting or old != new:
+                if name in self.AMOUNT_FIELDS:  # compared and shown as amounts ("10000" is 10,000)
+                    old, new = _as_amount(old), _as_amount(new)
+                    if not deleting and old == new:
+                        continue
                 out.append((name.replace("_", " "), old, new))
         return out
+
+    AMOUNT_FIELDS = frozenset({"min_amount", "passkey_required_above", "limit"})
+
+
+def _as_amount(value: Any) -> Any:
+    """A stored amount ("10000", "10000.000000000000000000") as a Decimal; anything else unchanged."""
+    try:
+        return Decimal(str(value)) if value not in (None, "") else value
+    except ArithmeticError:
+        return value
 
 
 class PolicyState(models.Model):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from accounts.formatting import diff_rows, money_text, when_text
+from accounts.formatting import diff_rows, money_text, value_text, when_text
 
 register = template.Library()
 
@@ -16,6 +16,12 @@ register = template.Library()
 def money(value: Any) -> str:
     """1234567.50000 → "1,234,567.5"; never an exponent."""
     return money_text(value)
+
+
+@register.filter(name="value_text")
+def value_text_filter(value: Any) -> str:
+    """A stored value (a policy field, an audit field) for people: "10,000", "yes", "—"."""
+    return value_text(value)
 
 
 @register.filter

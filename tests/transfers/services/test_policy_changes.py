@@ -234,7 +234,7 @@ def test_daily_limit_save_and_delete(admin1, admin2, alice, key_set):
     assert req.status == Status.STALE
     change = propose(admin2, PolicyChangeAction.LIMIT_SAVE, key_set_id=key_set.pk, asset="USDT", limit="600")
     assert change.target_id == limit.pk
-    assert ("limit", "500", "600") in change.rows()
+    assert ("limit", Decimal(500), Decimal(600)) in change.rows()
     policy_change_approve(actor=admin1, stepup=stepup_data(admin1), change_id=change.pk)
     assert DailyLimit.objects.get().limit == Decimal(600)
     change = propose(admin1, PolicyChangeAction.LIMIT_DELETE, limit.pk)
@@ -313,3 +313,24 @@ def test_bad_form_input_stores_nothing(admin1, key_set):
     assert response.status_code == 400
     assert "could never be met" in response.content.decode()
     assert not PolicyChangeRequest.objects.exists()
+
+
+def test_the_policy_page_shows_a_pending_changes_values_for_people(admin1, admin2, key_set):
+    rule = rule_via_two(admin1, admin2, name="big", required_approvals=2, min_amount="10000", asset="USDT")
+    propose(
+        admin1,
+        PolicyChangeAction.RULE_UPDATE,
+        target_id=rule.pk,
+        name="big",
+        required_approvals=2,
+        min_amount="25000.5",
+        asset="USDT",
+    )
+    c = Client()
+    c.force_login(admin2)
+    from tests.stepup_support import login_verified
+
+    login_verified(c, admin2)
+    body = c.get(reverse("transfers:policy")).content.decode()
+    assert "min amount: 10,000 → 25,000.5" in body  # not 10000 → 25000.5
+    assert "required approvals" not in body.split('id="changes"')[1].split("</table>")[0]  # unchanged
