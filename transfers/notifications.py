@@ -376,9 +376,10 @@ def _notify_leg_status(*, req: TransferRequest, status: str) -> int:
         )
     if status not in (Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN):
         return sent  # stale/expired legs: the batch's own decision email says it
-    counts = _batch_counts(batch)
-    if any(counts.get(s) for s in _LEG_OPEN) or not _batch_first_time(batch=batch, what="ended"):
+    # One indexed EXISTS per leg outcome; the counts are read once, when the last leg has ended.
+    if batch.legs.filter(status__in=_LEG_OPEN).exists() or not _batch_first_time(batch=batch, what="ended"):
         return sent
+    counts = _batch_counts(batch)
     approvers = {
         a.approver.email
         for a in req.approvals.select_related("approver")
