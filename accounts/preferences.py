@@ -1,4 +1,4 @@
-"""Read and change a person's preferences (notifications, time zone).
+"""Read and change a person's preferences (notifications, time zone, theme).
 
 `preferences_for` never writes: a person without a row gets the defaults. `preferences_update` is the
 one write, audited. `time_zone_choices` lists the IANA zones a person may pick.
@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import PersonPreferences, User
+from accounts.preferences_models import Theme
 
 # The notification switches, in the order the page shows them.
 EMAIL_FIELDS = (
@@ -55,17 +56,33 @@ def preferences_wanting(*, users: list[User], field: str) -> list[User]:
     return [u for u in users if u.pk not in off]
 
 
+def theme_for(*, user: Any) -> str:
+    """The theme a person chose ("system", "light" or "dark"); "system" for no choice or no person."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Theme.SYSTEM
+    found = PersonPreferences.objects.filter(user_id=user.pk).values_list("theme", flat=True).first()
+    return found or Theme.SYSTEM
+
+
 def _state(prefs: PersonPreferences) -> dict[str, Any]:
-    return {"time_zone": prefs.time_zone, **{f: getattr(prefs, f) for f in EMAIL_FIELDS}}
+    emails = {f: getattr(prefs, f) for f in EMAIL_FIELDS}
+    return {"time_zone": prefs.time_zone, "theme": prefs.theme, **emails}
 
 
 @transaction.atomic
 def preferences_update(
-    *, user: User, time_zone: str, emails: dict[str, bool], ip: str | None = None
+    *,
+    user: User,
+    time_zone: str,
+    emails: dict[str, bool],
+    theme: str | None = None,
+    ip: str | None = None,
 ) -> PersonPreferences:
-    """Save the person's own preferences: one row, one audit event."""
+    """Save the person's own preferences: one row, one audit event. `theme` None keeps the saved one."""
     if time_zone not in time_zone_choices():
         raise PreferencesRefused(f"“{time_zone}” is not a time zone this desk knows; pick one from the list.")
+    if theme is not None and theme not in Theme.values:
+        raise PreferencesRefused(f"“{theme}” is not a theme; pick light, dark or follow your device.")
     unknown = set(emails) - set(EMAIL_FIELDS)
     if unknown:
         raise PreferencesRefused(f"Unknown preference(s): {', '.join(sorted(unknown))}.")
@@ -74,6 +91,8 @@ def preferences_update(
     )
     before = _state(prefs)
     prefs.time_zone = time_zone
+    if theme is not None:
+        prefs.theme = theme
     for field in EMAIL_FIELDS:
         setattr(prefs, field, bool(emails.get(field, False)))
     prefs.save()
@@ -87,5 +106,6 @@ __all__ = [
     "preferences_for",
     "preferences_update",
     "preferences_wanting",
+    "theme_for",
     "time_zone_choices",
 ]

@@ -1,4 +1,4 @@
-"""/account/preferences/: a person's own notification choices and time zone."""
+"""/account/preferences/: a person's own notification choices, time zone and theme."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from accounts.preferences import (
     preferences_update,
     time_zone_choices,
 )
+from accounts.preferences_models import Theme
 from accounts.web import client_ip, request_user
 
 
@@ -27,6 +28,13 @@ class PreferencesForm(forms.Form):
         zone = self.fields["time_zone"]
         assert isinstance(zone, forms.ChoiceField)
         zone.choices = [(z, z) for z in time_zone_choices()]
+        self.fields["theme"] = forms.ChoiceField(
+            label="Colours",
+            choices=Theme.choices,
+            widget=forms.RadioSelect,
+            required=False,  # a form without it keeps the saved theme
+            help_text="Light or dark pages; “follow my device” uses your system's setting.",
+        )
         for name in EMAIL_FIELDS:
             label = str(getattr(PersonPreferences._meta.get_field(name), "verbose_name", name))
             self.fields[name] = forms.BooleanField(required=False, label=label)
@@ -45,6 +53,7 @@ def preferences_edit(request: HttpRequest) -> HttpResponse:
                     user=user,
                     time_zone=data["time_zone"],
                     emails={f: bool(data[f]) for f in EMAIL_FIELDS},
+                    theme=data["theme"] or None,
                     ip=client_ip(request),
                 )
             except PreferencesRefused as exc:
@@ -53,5 +62,6 @@ def preferences_edit(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Your preferences were saved.")
                 return redirect("preferences:edit")
         return render(request, "accounts/preferences.html", {"form": form}, status=400)
-    initial = {"time_zone": prefs.time_zone, **{f: getattr(prefs, f) for f in EMAIL_FIELDS}}
+    emails = {f: getattr(prefs, f) for f in EMAIL_FIELDS}
+    initial = {"time_zone": prefs.time_zone, "theme": prefs.theme, **emails}
     return render(request, "accounts/preferences.html", {"form": PreferencesForm(initial=initial)})

@@ -22,6 +22,9 @@
     });
     const heading = document.getElementById("summary-heading");
     if (heading && state.heading) heading.textContent = state.heading;
+    // A polite live region outside the swapped status area: screen readers announce the change.
+    const announce = document.getElementById("status-announce");
+    if (announce) announce.textContent = "Status changed: " + state.label;
   }
 
   async function tick() {
