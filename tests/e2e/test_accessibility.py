@@ -228,3 +228,31 @@ def test_every_page_has_no_axe_violation_at_both_widths(
     finally:
         context.close()
     assert problems == [], f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def test_the_persons_theme_wins_over_the_device_and_system_follows_it(
+    chromium_path: str, browser: Browser, live_server: Any, desk: ApiKeySet, enqueued: list[int]
+) -> None:
+    """Dark chosen on a light device is dark; light on a dark device is light; system follows."""
+    from accounts.preferences import preferences_update
+
+    vera = User.objects.get(username="vera")
+    context, page = flow.login(browser, live_server.url, "vera")
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    light, dark = "rgb(245, 246, 248)", "rgb(16, 22, 29)"  # --bg of each theme
+    try:
+        for device in ("light", "dark"):
+            page.emulate_media(color_scheme=device)
+            for choice, expected in (("system", light if device == "light" else dark), ("dark", dark),
+                                     ("light", light)):  # fmt: skip
+                preferences_update(user=vera, time_zone="UTC", emails={}, theme=choice)
+                page.goto("/transfers/history/")
+                assert page.evaluate("document.documentElement.dataset.theme") == choice
+                assert page.evaluate(background) == expected, (device, choice)
+        page.goto("/account/preferences/")
+        page.check("input[name=theme][value=dark]")
+        page.click("#preferences-form button[type=submit]")
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        assert page.evaluate(background) == dark
+    finally:
+        context.close()
