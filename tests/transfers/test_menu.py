@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def nav_of(user) -> dict[str, int]:
     client = client_for_user(user)
     html = client.get("/").content.decode()
-    nav = html[html.index("<nav>") : html.index("</nav>")]
+    nav = html[html.index("<nav") : html.index("</nav>")]
     return {
         re.sub(r"<[^>]+>|\s*\(\d+\)", "", text).strip(): client.get(href).status_code
         for href, text in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', nav)
@@ -67,7 +67,7 @@ def test_the_request_form_is_not_offered_to_people_who_cannot_submit_it(key_set)
     client = client_for_user(vic)
     page = client.get(reverse("transfers:request_new")).content.decode()
     assert 'id="cannot-request"' in page
-    assert "<form" not in page.split("<main>")[1]
+    assert "<form" not in page.split("<main")[1]
     response = csrf_post(client, reverse("transfers:request_new"), {"kind": "wallet", "key_set": key_set.pk})
     assert response.status_code == 403
 
