@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import ApiKeySet, User
+from tests.e2e import test_accessibility as a11y
 from tests.e2e import test_two_person_flow as flow
 from tests.stepup_support import totp_code
 from transfers.models import Status, TransferRequest
@@ -71,6 +72,11 @@ def test_bob_approves_on_a_phone_with_the_keyboard_only(
         bob.keyboard.press("Enter")
         expect(bob.locator("#menu-toggle")).to_have_attribute("aria-expanded", "true")
         expect(bob.locator("#nav-approvals")).to_be_visible()
+        # The open menu passes axe too (tests/e2e/test_accessibility.py checks pages with it folded).
+        bob.evaluate(a11y.AXE)
+        assert bob.evaluate(a11y.RUN, a11y.TAGS) == []
+        assert bob.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        flow.shot(bob, "a11y-phone-menu-open")
         tab_to(bob, "#nav-approvals")
         bob.keyboard.press("Enter")
         expect(bob).to_have_url(f"{live_server.url}/transfers/queue/")
