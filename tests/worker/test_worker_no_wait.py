@@ -59,8 +59,10 @@ def test_other_uids_run_while_one_uid_is_throttled(start_worker, sandbox: Sandbo
     done = {pk: at for pk, at in rows.values_list("pk", "completed_at") if at is not None}
     backlog_done = sorted(done[r.pk] for r in backlog)
     others_done = max(done[r.pk] for r in others)
-    # The other UIDs did not wait behind the backlog: done before most of it was.
-    assert others_done < backlog_done[4], (others_done, backlog_done)
+    # The other UIDs did not wait behind the backlog (before issue 12 they came after all of it): done
+    # while most of it was still throttled — before its 7th transfer (≥ 3 s of 2/s), which leaves room
+    # for a loaded CI machine where every run takes a few hundred ms.
+    assert others_done < backlog_done[6], (others_done, backlog_done)
     assert (backlog_done[-1] - backlog_done[0]).total_seconds() >= 3.5  # the backlog was throttled
 
     # No task slept on a token: every execute task ran briefly (it was scheduled for its slot).
