@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -24,20 +25,16 @@ def zone_named(name: str) -> zoneinfo.ZoneInfo:
 class PersonZone(dt.tzinfo):
     """A person's zone, looked up on first use and then behaving exactly as that ZoneInfo."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, session: Any | None = None) -> None:
         self._user_id = user_id
+        self._session = session  # where the page preferences are kept (accounts.preferences)
         self._zone: zoneinfo.ZoneInfo | None = None
 
     def zone(self) -> zoneinfo.ZoneInfo:
         if self._zone is None:
-            from accounts.models import PersonPreferences
+            from accounts.preferences import page_preferences
 
-            name = (
-                PersonPreferences.objects.filter(user_id=self._user_id)
-                .values_list("time_zone", flat=True)
-                .first()
-            )
-            self._zone = zone_named(name or "")
+            self._zone = zone_named(page_preferences(user_id=self._user_id, session=self._session)[0])
         return self._zone
 
     @property
@@ -70,7 +67,7 @@ class PersonTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            timezone.activate(PersonZone(user.pk))
+            timezone.activate(PersonZone(user.pk, session=getattr(request, "session", None)))
         else:
             timezone.deactivate()
         try:

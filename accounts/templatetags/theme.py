@@ -1,4 +1,5 @@
-"""`{{ user|theme }}`: the person's chosen theme for <html data-theme=...> in base.html."""
+"""`{{ request|theme }}`: the person's chosen theme for <html data-theme=...> in base.html (kept in
+the session: accounts.preferences.page_preferences)."""
 
 from __future__ import annotations
 
@@ -12,5 +13,5 @@ register = template.Library()
 
 
 @register.filter
-def theme(user: Any) -> str:
-    return theme_for(user=user)
+def theme(request: Any) -> str:
+    return theme_for(user=getattr(request, "user", None), session=getattr(request, "session", None))
