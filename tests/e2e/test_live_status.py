@@ -13,6 +13,7 @@ was on her screen, not when a test poll happened to look.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
@@ -115,6 +116,9 @@ def contexts() -> Iterator[list[BrowserContext]]:
     opened: list[BrowserContext] = []
     yield opened
     for context in opened:
+        for page in context.pages:  # stop the polling first: nothing in flight when the context closes
+            with contextlib.suppress(Exception):  # a page mid-reload: closing it below is enough
+                page.goto("about:blank", timeout=5_000)
         context.close()
 
 

@@ -44,7 +44,7 @@ def test_policy_page_shows_only_key_sets_the_person_may_view(alice, admin1, key_
         assert secret not in mine
 
     everything = page(admin1, "transfers:policy")
-    for text in ("Hidden treasury", "hidden rule", "987,654", "424242", "visible rule"):
+    for text in ("Hidden treasury", "hidden rule", "987,654", "424,242", "visible rule"):
         assert text in everything
 
 
