@@ -56,35 +56,12 @@ def preferences_wanting(*, users: list[User], field: str) -> list[User]:
     return [u for u in users if u.pk not in off]
 
 
-def theme_for(*, user: Any, session: Any | None = None) -> str:
+def theme_for(*, user: Any) -> str:
     """The theme a person chose ("system", "light" or "dark"); "system" for no choice or no person."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Theme.SYSTEM
-    return page_preferences(user_id=user.pk, session=session)[1] or Theme.SYSTEM
-
-
-# What every page needs of the preferences (time zone, theme) is kept in the person's session: read
-# once per session, not once per page — a page must not wait on the database for its colours (on
-# SQLite that read could queue behind a worker's write for the busy timeout). Saving preferences
-# forgets it in the saving session; another open session keeps its values until its next login.
-SESSION_KEY = "bx_page_prefs"
-
-
-def page_preferences(*, user_id: int, session: Any | None = None) -> tuple[str, str]:
-    """(time zone, theme) the person chose, ("", "") for none."""
-    if session is not None:
-        kept = session.get(SESSION_KEY)
-        if isinstance(kept, list) and len(kept) == 2:
-            return (str(kept[0]), str(kept[1]))
-    row = PersonPreferences.objects.filter(user_id=user_id).values_list("time_zone", "theme").first()
-    found = (row[0] or "", row[1] or "") if row else ("", "")
-    if session is not None:
-        session[SESSION_KEY] = list(found)
-    return found
-
-
-def page_preferences_forget(*, session: Any) -> None:
-    session.pop(SESSION_KEY, None)
+    found = PersonPreferences.objects.filter(user_id=user.pk).values_list("theme", flat=True).first()
+    return found or Theme.SYSTEM
 
 
 def _state(prefs: PersonPreferences) -> dict[str, Any]:
@@ -126,8 +103,6 @@ def preferences_update(
 __all__ = [
     "EMAIL_FIELDS",
     "PreferencesRefused",
-    "page_preferences",
-    "page_preferences_forget",
     "preferences_for",
     "preferences_update",
     "preferences_wanting",

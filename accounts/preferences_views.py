@@ -12,7 +12,6 @@ from accounts.models import PersonPreferences
 from accounts.preferences import (
     EMAIL_FIELDS,
     PreferencesRefused,
-    page_preferences_forget,
     preferences_for,
     preferences_update,
     time_zone_choices,
@@ -57,7 +56,6 @@ def preferences_edit(request: HttpRequest) -> HttpResponse:
                     theme=data["theme"] or None,
                     ip=client_ip(request),
                 )
-                page_preferences_forget(session=request.session)  # the next page shows the new choice
             except PreferencesRefused as exc:
                 form.add_error(None, str(exc))
             else:

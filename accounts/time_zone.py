@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -25,16 +24,20 @@ def zone_named(name: str) -> zoneinfo.ZoneInfo:
 class PersonZone(dt.tzinfo):
     """A person's zone, looked up on first use and then behaving exactly as that ZoneInfo."""
 
-    def __init__(self, user_id: int, session: Any | None = None) -> None:
+    def __init__(self, user_id: int) -> None:
         self._user_id = user_id
-        self._session = session  # where the page preferences are kept (accounts.preferences)
         self._zone: zoneinfo.ZoneInfo | None = None
 
     def zone(self) -> zoneinfo.ZoneInfo:
         if self._zone is None:
-            from accounts.preferences import page_preferences
+            from accounts.models import PersonPreferences
 
-            self._zone = zone_named(page_preferences(user_id=self._user_id, session=self._session)[0])
+            name = (
+                PersonPreferences.objects.filter(user_id=self._user_id)
+                .values_list("time_zone", flat=True)
+                .first()
+            )
+            self._zone = zone_named(name or "")
         return self._zone
 
     @property
@@ -67,7 +70,7 @@ class PersonTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            timezone.activate(PersonZone(user.pk, session=getattr(request, "session", None)))
+            timezone.activate(PersonZone(user.pk))
         else:
             timezone.deactivate()
         try:

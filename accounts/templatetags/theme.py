@@ -1,5 +1,4 @@
-"""`{{ request|theme }}`: the person's chosen theme for <html data-theme=...> in base.html (kept in
-the session: accounts.preferences.page_preferences)."""
+"""`{{ user|theme }}`: the person's chosen theme for <html data-theme=...> in base.html."""
 
 from __future__ import annotations
 
@@ -13,5 +12,5 @@ register = template.Library()
 
 
 @register.filter
-def theme(request: Any) -> str:
-    return theme_for(user=getattr(request, "user", None), session=getattr(request, "session", None))
+def theme(user: Any) -> str:
+    return theme_for(user=user)
