@@ -413,6 +413,8 @@ class _Event:
 # Pages a reader may read ahead of the writer before it waits for the writer.
 READ_AHEAD_PAGES = 4
 _PUT_POLL_S = 0.2
+# A stopping task waits this long for its readers to notice; then it leaves them (daemon threads).
+STOP_DRAIN_S = 0.5
 
 
 def _read_concurrently(*, key_set: ApiKeySet, jobs: list[_SourceJob], end_ms: int) -> None:
@@ -456,14 +458,23 @@ def _read_concurrently(*, key_set: ApiKeySet, jobs: list[_SourceJob], end_ms: in
             else:
                 _write(key_set=key_set, event=event, progress=progress)
     except BaseException:
-        stop.set()  # the readers stop at their next page; drain so none waits on a full queue
-        while running:
-            if events.get().kind == "finished":
-                running -= 1
+        # The task is stopping (a cold shutdown's SystemExit, a time limit, an error while writing).
+        # The readers stop at their next page; they never touch the database and are daemon threads,
+        # so one still inside a slow answer or a rate-limit wait is left behind rather than waited
+        # for: the worker must stop within its grace, and the cursors only move on written pages.
+        stop.set()
+        deadline = time.monotonic() + STOP_DRAIN_S
+        while running and (left := deadline - time.monotonic()) > 0:
+            try:
+                if events.get(timeout=left).kind == "finished":
+                    running -= 1
+            except queue.Empty:
+                break
         raise
     finally:
-        for reader in readers:
-            reader.join(timeout=1.0)
+        if not stop.is_set():
+            for reader in readers:
+                reader.join(timeout=1.0)
     if crashed is not None:
         raise crashed
 
@@ -531,7 +542,14 @@ def _reader(
     except BaseException as exc:  # a bug or an unexpected answer: the task fails, as it would inline
         put(_Event("crashed", job, error=exc))
     finally:
-        events.put(_Event("finished", job))  # the writer always drains until every reader finished
+        # The writer drains until every reader finished, unless it is stopping and gave up waiting.
+        while True:
+            try:
+                events.put(_Event("finished", job), timeout=_PUT_POLL_S)
+                break
+            except queue.Full:
+                if stop.is_set():
+                    break
 
 
 def _describe(*, exc: Exception, key_set: ApiKeySet) -> str:

@@ -3,6 +3,7 @@ idempotent re-runs, cursors with overlap, matching to requests, flags, and refus
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -636,3 +637,34 @@ def test_record_endpoints_are_read_at_the_same_time(demo_sandbox: SandboxServer,
     }
     # Every endpoint was first asked within the first (1 s) slow answer of whichever was asked first.
     assert max(firsts.values()) - min(firsts.values()) < 900, firsts
+
+
+def test_a_stopping_sync_does_not_wait_for_a_slow_reader(demo_sandbox: SandboxServer, db: None) -> None:
+    """A worker's cold shutdown raises SystemExit in the running task (billiard's handler for the
+    terminate signal); the sync must let it through at once even while an endpoint's answer is 8 s
+    late, or the worker outlives its grace and is SIGKILLed. Nothing of the unread scope is
+    recorded as read: its cursor stays where it was."""
+    import signal
+    import threading
+    import time
+
+    main = key_set_for(demo_sandbox, MAIN_UID)
+    demo_sandbox.app.add_fault(endpoints.INNER_TRANSFER_RECORDS.path, "slow", count=1, delay=8.0)
+
+    def cold_shutdown(signum: int, frame: Any) -> None:
+        raise SystemExit(-(256 - signum))
+
+    previous = signal.signal(signal.SIGUSR1, cold_shutdown)
+    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGUSR1))
+    started = time.monotonic()
+    try:
+        timer.start()
+        with pytest.raises(SystemExit):
+            records_sync(key_set_id=main.pk)
+        stopped_after = time.monotonic() - started
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert stopped_after < 2.0, f"the sync held the stopping task {stopped_after:.1f} s"
+    assert not SyncCursor.objects.filter(key_set=main, source="inner", last_time_ms__gt=0).exists()
