@@ -34,6 +34,7 @@ import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from execution_harness import INNER_APPLY, ROOT, Harness, redis_available, wait
 from execution_slots import approved_inner_request, bench_key_set, bench_seed, create_database, drop_database
@@ -93,12 +94,55 @@ def start_workers(harness: Harness, *, count: int, pool: str) -> None:
     wait(lambda: all(" ready." in p.read_text(errors="replace") for p in logs), timeout=120, what="workers")
 
 
+def batch_submit(
+    *, key_sets: list[Any], mains: list[dict[str, Any]], order: list[tuple[int, int]], requester: Any
+) -> int:
+    """One batch request (inner transfers, each UID to the next main account) through the service."""
+    from transfers.batch_csv import LegInput
+    from transfers.services.batches import transfer_batch_create
+
+    legs = [
+        LegInput(
+            line=line,
+            kind="inner",
+            key_set=key_sets[u].label,
+            asset="USDT",
+            amount="1",
+            fields={
+                "recipient_type": 1,
+                "recipient_account": str(mains[(u + 1) % len(mains)]["uid"]),
+                "wallet_type": 1,
+            },
+        )
+        for line, (u, _) in enumerate(order, start=2)
+    ]
+    return int(transfer_batch_create(requester=requester, legs=legs, note="benchmark").pk)
+
+
+def batch_approve(*, batch_id: int, approvers: list[Any]) -> None:
+    from tests.stepup_support import stepup_data
+    from transfers.models import BatchStatus, TransferBatch
+    from transfers.services.batch_decisions import transfer_batch_approve
+
+    for approver in approvers:
+        if TransferBatch.objects.get(pk=batch_id).status != BatchStatus.PENDING:
+            break
+        transfer_batch_approve(batch_id=batch_id, approver=approver, stepup=stepup_data(approver))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--uids", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--order", choices=["grouped", "interleaved"], default="grouped")
+    parser.add_argument(
+        "--shape",
+        choices=["batch", "requests"],
+        default="batch",
+        help="batch: one batch request with --count legs, submitted and approved through the services "
+        "(its approval enqueues every leg); requests: --count single approved requests enqueued directly",
+    )
     parser.add_argument(
         "--pool",
         choices=["prefork", "solo"],
@@ -132,30 +176,48 @@ def main() -> None:
         mains = [a for a in seed["accounts"] if a["is_master"]]
         key_sets = [bench_key_set(base_url=sandbox.base_url, account=a) for a in mains]
         requester = UserFactory.create(username="bench-requester")
-        approver = UserFactory.create(username="bench-approver")
+        approvers = [UserFactory.create(username=f"bench-approver{n}") for n in (1, 2)]
         for key_set in key_sets:
-            KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+            KeySetGrantFactory.create(key_set=key_set, user=requester, can_request=True)
+            for approver in approvers:
+                KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
         per_uid = args.count // len(key_sets)
         order = (
             [(u, n) for u in range(len(key_sets)) for n in range(per_uid)]
             if args.order == "grouped"
             else [(u, n) for n in range(per_uid) for u in range(len(key_sets))]
         )
-        ids = [
-            approved_inner_request(
-                key_set=key_sets[u],
-                recipient_uid=mains[(u + 1) % len(mains)]["uid"],
-                requester=requester,
-                approver=approver,
+        batch_id = 0
+        if args.shape == "batch":
+            batch_id = batch_submit(key_sets=key_sets, mains=mains, order=order, requester=requester)
+            ids = list(
+                TransferRequest.objects.filter(batch_id=batch_id)
+                .order_by("leg_index")
+                .values_list("pk", flat=True)
             )
-            for u, _ in order
-        ]
+        else:
+            ids = [
+                approved_inner_request(
+                    key_set=key_sets[u],
+                    recipient_uid=mains[(u + 1) % len(mains)]["uid"],
+                    requester=requester,
+                    approver=approvers[0],
+                )
+                for u, _ in order
+            ]
         start_workers(harness, count=args.workers, pool=args.pool)
         pgids = [p.pid for p in harness.workers]
         time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
         cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
-        for pk in ids:  # as the approval's on-commit hook enqueues it (booking its rate-limit slot)
-            dispatch.transfer_execute_enqueue(request_id=pk)
+        if batch_id:
+            # The approvals as people give them; the deciding one enqueues every leg on commit
+            # (booking each leg's rate-limit slot in this process, as the web process does).
+            approve_started = time.process_time()
+            batch_approve(batch_id=batch_id, approvers=approvers)
+            approve_cpu = time.process_time() - approve_started
+        else:
+            for pk in ids:  # as the approval's on-commit hook enqueues it (booking its rate-limit slot)
+                dispatch.transfer_execute_enqueue(request_id=pk)
         final = (Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN)
         bound = len(key_sets) * float(limit_for(INNER_APPLY, scale=1.0) or 0)
         wait(
@@ -180,8 +242,12 @@ def main() -> None:
         succeeded = TransferRequest.objects.filter(pk__in=ids, status=Status.SUCCEEDED).count()
         print(
             f"broker: {broker}; database: {harness.database_url.split(':')[0]}; workers: {args.workers} "
-            f"({args.pool}, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}"
+            f"({args.pool}, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}; shape: {args.shape}"
         )
+        if batch_id:
+            print(
+                f"approving the batch (and enqueueing its {len(ids)} legs): {approve_cpu * 1000:.0f} ms CPU"
+            )
         print(
             f"UIDs: {len(key_sets)}; transfers: {len(ids)}; succeeded: {succeeded}; "
             f"calls: {len(calls)}; applied: {len(applied)}"

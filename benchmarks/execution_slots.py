@@ -99,6 +99,7 @@ def bench_key_set(*, base_url: str, account: dict[str, Any]) -> Any:
         uid=account["uid"],
         status=KeySetStatus.ACTIVE,
         api_key_last4=key["api_key"][-4:],
+        permissions=list(key["permissions"]),
     )
     obj.api_key_encrypted = secret_encrypt(
         plaintext=key["api_key"], key_set_uuid=obj.uuid, purpose=PURPOSE_API_KEY

@@ -39,3 +39,15 @@ def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
         import logging
 
         logging.getLogger(__name__).warning("could not enqueue the start-up sweep", exc_info=True)
+
+
+@signals.worker_process_init.connect
+@signals.worker_init.connect
+def _seal_audit_in_rounds(**kwargs: Any) -> None:
+    """A worker seals the audit chain at most twice a second rather than after every commit; beat's
+    sealer (every 5 s) covers the tail of a burst (accounts.audit)."""
+    from django.conf import settings
+
+    from accounts.audit import audit_seal_coalesce
+
+    audit_seal_coalesce(interval_s=settings.AUDIT_SEAL_WORKER_INTERVAL_S)

@@ -215,6 +215,9 @@ AUDIT_CHECKPOINT_WEBHOOK_URL = env.str("AUDIT_CHECKPOINT_WEBHOOK_URL", default="
 AUDIT_CHECKPOINT_WEBHOOK_SECRET = env.str("AUDIT_CHECKPOINT_WEBHOOK_SECRET", default="")
 # A sequence number missing for longer than this (its transaction rolled back) is skipped by the sealer.
 AUDIT_SEAL_GAP_SECONDS = env.float("AUDIT_SEAL_GAP_SECONDS", default=5.0)
+# A Celery worker seals the chain after its commits at most this often (0: after every commit); beat
+# seals whatever is left every 5 s.
+AUDIT_SEAL_WORKER_INTERVAL_S = env.float("AUDIT_SEAL_WORKER_INTERVAL_S", default=0.5)
 
 # --- Redis / Celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -34,7 +34,13 @@ def request_status_notify_on_commit(
     from transfers import notifications  # the emails pull in templates and policy; only when needed
 
     transaction.on_commit(
-        partial(notifications.notify_request_status, request_id=request.pk, status=event), robust=True
+        partial(
+            notifications.notify_request_status,
+            request_id=request.pk,
+            status=event,
+            batch_id=request.batch_id,
+        ),
+        robust=True,
     )
 
 

@@ -214,13 +214,21 @@ _ENDED_SUBJECT: dict[str, str] = {
 }
 
 
-def notify_request_status(*, request_id: int, status: str) -> int:
+def notify_request_status(*, request_id: int, status: str, batch_id: int | None = None) -> int:
     """The email(s) for a request that just moved to `status` (called on commit of the transition).
 
     Succeeded, expired, unknown, stale: the requester. Failed: the requester and its approvers.
     Unknown and failed also go to the administrators ("needs attention"). Approved and rejected are
     sent by the decision (notify_requester_decided); stale is sent once whichever path reports it.
+    `batch_id`: the leg's batch, when the caller knows it: a leg that succeeded while others are
+    still open has nothing to say, which one indexed EXISTS tells (the common case of a big batch).
     """
+    if (
+        batch_id is not None
+        and status == Status.SUCCEEDED
+        and TransferRequest.objects.filter(batch_id=batch_id, status__in=_LEG_OPEN).exists()
+    ):
+        return 0
     req = TransferRequest.objects.select_related("key_set", "requested_by").filter(pk=request_id).first()
     if req is None:
         return 0

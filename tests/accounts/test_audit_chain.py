@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audit_seal_coalesce
 from accounts.audit_chain import GENESIS, audit_link_message
 from accounts.audit_checkpoints import audit_checkpoint_write, checkpoint_path
 from accounts.audit_keys import audit_mac
@@ -62,6 +63,52 @@ def test_the_sealer_runs_right_after_commit(auditor, django_capture_on_commit_ca
         event = audit_record(actor=auditor, verb="test.event", obj=auditor)
     event.refresh_from_db()
     assert event.sealed
+
+
+def test_many_events_in_one_transaction_seal_once(auditor, django_capture_on_commit_callbacks):
+    """Approving a 400-leg batch writes 400 events in one transaction: one seal after its commit
+    links them all, instead of one sealer run per event."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for n in range(5):
+            with transaction.atomic():  # each leg's transition: a savepoint of its own
+                audit_record(actor=auditor, verb=f"test.event.{n}", obj=auditor)
+    assert len(callbacks) == 1
+    assert not AuditEvent.objects.filter(hash__isnull=True).exists()
+    assert audit_verify_chain().ok
+
+
+def test_a_seal_lost_with_its_savepoint_is_scheduled_again(auditor, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                audit_record(actor=auditor, verb="test.gone", obj=auditor)
+                raise RuntimeError("the change it recorded failed")
+        except RuntimeError:
+            pass
+        kept = audit_record(actor=auditor, verb="test.kept", obj=auditor)
+    kept.refresh_from_db()
+    assert kept.sealed
+    assert not AuditEvent.objects.filter(verb="test.gone").exists()
+
+
+def test_a_worker_seals_at_most_once_per_interval_and_the_beat_sealer_takes_the_rest(
+    auditor, django_capture_on_commit_callbacks
+):
+    """A worker executing dozens of transfers a second seals after a commit only when its last seal
+    is older than AUDIT_SEAL_WORKER_INTERVAL_S; what it left is sealed by the next round (beat)."""
+    audit_seal_coalesce(interval_s=60)
+    try:
+        sealed = []
+        for n in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                event = audit_record(actor=auditor, verb=f"test.exec.{n}", obj=auditor)
+            event.refresh_from_db()
+            sealed.append(event.sealed)
+    finally:
+        audit_seal_coalesce(interval_s=0)
+    assert sealed == [True, False, False]
+    assert audit_seal_pending() == 2  # beat's audit_seal_task
+    assert audit_verify_chain().ok
 
 
 def test_events_are_sealed_in_sequence_order_each_linked_to_the_one_before(auditor):
