@@ -257,6 +257,14 @@ def main() -> None:
             f"achieved / bound: {achieved / bound:.3f}"
         )
         print(f"100410 answers: {len(limited)}; most arrivals per UID in any 1 s: {worst}")
+        per_second = [0] * (int((times[-1] - times[0]) // 1000) + 1) if times else []
+        for t in times:
+            per_second[(t - times[0]) // 1000] += 1
+        print(f"applied calls in each second from the first: {' '.join(map(str, per_second))}")
+        late = sorted((min(t) - times[0]) / 1000 for t in arrivals.values())
+        print(
+            f"each UID's first call after the batch's first: median {late[len(late) // 2]:.2f} s, last {late[-1]:.2f} s"
+        )
         print(f"wall time, first enqueue to all final: {elapsed:.1f} s")
         logs = [log.read_text(errors="replace") for log in harness.workdir.glob("worker*.log")]
         runs = sum(text.count(f"Task {EXECUTE_TASK}[") for text in logs) // 2  # received + succeeded

@@ -183,6 +183,26 @@ def test_approval_reaching_quorum_approves_every_leg_and_enqueues_each(
         transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
 
 
+def test_legs_grouped_by_account_are_enqueued_round_robin_over_accounts(
+    alice, bob, key_set, sub_key_set, enqueued, django_capture_on_commit_callbacks
+):
+    """BingX limits each account UID separately and enqueueing books each leg's slot: a batch grouped
+    by account is enqueued round-robin, so the second account's first leg is not booked (and run)
+    only after every leg of the first."""
+    text = csv_batch(
+        f"inner,Treasury main,USDT,10,1,{SUB1_UID},1,,",
+        f"inner,Treasury main,USDT,11,1,{SUB1_UID},1,,",
+        f"inner,Treasury main,USDT,12,1,{SUB1_UID},1,,",
+        f"sub_inner,Sub one,USDT,2,1,{SUB2_UID},1,,",
+        f"sub_inner,Sub one,USDT,3,1,{SUB2_UID},1,,",
+    )
+    batch = submit(alice, text)
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_batch_approve(batch_id=batch.pk, approver=bob, stepup=stepup_data(bob))
+    leg = {leg.leg_index: leg.pk for leg in batch.legs.all()}
+    assert [pk for what, pk, _ in enqueued if what == "execute"] == [leg[0], leg[3], leg[1], leg[4], leg[2]]
+
+
 def test_short_of_quorum_waits_then_second_approver_completes(alice, bob, carol, key_set, enqueued):
     PolicyRule.objects.create(name="two", required_approvals=2)
     batch = submit(alice, GOOD)

@@ -231,8 +231,10 @@ def _record(
         )
         return
     now = timezone.now()
-    for leg in legs:
-        transition(
+    approved = [
+        leg
+        for leg in legs
+        if transition(
             request=leg,
             from_statuses=(Status.PENDING,),
             to_status=Status.APPROVED,
@@ -241,8 +243,10 @@ def _record(
             changes={"decided_at": now},
             after={"status": Status.APPROVED, "batch": batch.pk, "payload_sha256": leg.payload_sha256},
             ip=ip,
-            on_commit=partial(dispatch.transfer_execute_enqueue, request_id=leg.pk),
         )
+    ]
+    for leg in legs_interleaved_by_account(approved):
+        transaction.on_commit(partial(dispatch.transfer_execute_enqueue, request_id=leg.pk), robust=True)
     batch.status = BatchStatus.APPROVED
     batch.decided_at = now
     batch.save(update_fields=["status", "decided_at", "updated_at"])
@@ -257,6 +261,18 @@ def _record(
         after={**after, "status": batch.status, "approvals": approvals},
         ip=ip,
     )
+
+
+def legs_interleaved_by_account(legs: list[TransferRequest]) -> list[TransferRequest]:
+    """The legs round-robin over their key sets (BingX limits per account UID), each key set's legs
+    in batch order. Enqueueing books each leg's rate-limit slot: in this order every account's first
+    slot is booked within the first few bookings, so no account's run starts late because the legs
+    of the accounts before it (a batch grouped by account) were booked first."""
+    by_key_set: dict[int, list[TransferRequest]] = {}
+    for leg in legs:
+        by_key_set.setdefault(leg.key_set_id, []).append(leg)
+    queues = list(by_key_set.values())
+    return [queue[n] for n in range(max(map(len, queues), default=0)) for queue in queues if n < len(queue)]
 
 
 def transfer_batch_approve(
