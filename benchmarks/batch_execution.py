@@ -7,10 +7,12 @@ worker processes at BingX's real per-UID limits against the strict sandbox.
 
 The database named in DATABASE_URL is created for the run and dropped after it (PostgreSQL; it must
 not exist; without DATABASE_URL a temporary SQLite file). The sandbox gets `--uids` funded main
-accounts; every request is an inner transfer (BingX: 2/s per UID) to the next main account. The
+accounts; every leg is an inner transfer (BingX: 2/s per UID) to the next main account. The
 sandbox limits strictly (sliding 1 s windows, 5-minute penalty after a 100410), and so does the
-desk's shared limiter at scale 1. Requests are enqueued grouped by UID (all of the first UID's, then
-the second's, …), the order that made every worker slot wait on one UID before issue 12.
+desk's shared limiter at scale 1. `--shape batch` (default): one batch request whose legs are grouped
+by UID (all of the first UID's, then the second's, …), submitted and approved through the services
+by two approvers; the approval's commit enqueues every leg, as in production (measurement starts
+before the approval). `--shape requests`: single approved requests enqueued directly in that order.
 
 Reported:
 * achieved ÷ bound: executed calls per second on the exchange's side (first to last arrival in the
@@ -263,7 +265,8 @@ def main() -> None:
         print(f"applied calls in each second from the first: {' '.join(map(str, per_second))}")
         late = sorted((min(t) - times[0]) / 1000 for t in arrivals.values())
         print(
-            f"each UID's first call after the batch's first: median {late[len(late) // 2]:.2f} s, last {late[-1]:.2f} s"
+            f"each UID's first call after the batch's first: median {late[len(late) // 2]:.2f} s, "
+            f"last {late[-1]:.2f} s"
         )
         print(f"wall time, first enqueue to all final: {elapsed:.1f} s")
         logs = [log.read_text(errors="replace") for log in harness.workdir.glob("worker*.log")]
