@@ -73,6 +73,7 @@ from .endpoints import (
     SPOT_BALANCE,
     SUB_ACCOUNT_ASSETS,
     SUB_ACCOUNT_LIST,
+    SUB_ALL_ACCOUNT_BALANCE,
     SUB_INNER_TRANSFER_APPLY,
     SUB_INNER_TRANSFER_RECORDS,
     SUB_TRANSFER_ASSET,
@@ -747,6 +748,27 @@ class Client:
             SUB_ACCOUNT_ASSETS,
             lambda: tuple(Balance.from_raw(r) for r in envelope.items(data, "balances", "assets")),
         )
+
+    def sub_account_overview(
+        self, sub_uid: Uid, account_type: str | None = None
+    ) -> tuple[AssetOverviewEntry, ...]:
+        """``SUB_ALL_ACCOUNT_BALANCE`` for one sub-account (master key) → USDT value per account type
+        (``sopt`` funding, ``stdFutures``, ``coinMPerp``, ``USDTMPerp``, …); only ``account_type`` when
+        given. The one way a master reads a sub-account's futures wallets: as a value in USDT."""
+        uid = _uid(sub_uid, "sub_uid")
+        data = self._call(
+            SUB_ALL_ACCOUNT_BALANCE,
+            {"subUid": uid, "accountType": account_type, "pageIndex": 1, "pageSize": 10},
+        )
+
+        def parse() -> tuple[AssetOverviewEntry, ...]:
+            _total, rows = envelope.records(data)
+            for row in rows:
+                if str(row["subUid"]) == str(uid):
+                    return tuple(AssetOverviewEntry.from_raw(r) for r in row.get("accountBalances") or [])
+            return ()
+
+        return self._parse(SUB_ALL_ACCOUNT_BALANCE, parse)
 
     # ------------------------------------------------------------------------------------------------
     # plumbing

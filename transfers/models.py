@@ -586,7 +586,7 @@ class TransferRule(models.Model):
     key_set = models.ForeignKey(ApiKeySet, on_delete=models.PROTECT, related_name="+")
     asset = models.CharField(max_length=20)
     # The family account type (transfers.payload.FAMILY_ACCOUNT_TYPES): the master's wallet a sweep
-    # pays into, or the sub-accounts' wallet a top-up fills (funding only: that is what is read).
+    # pays into, or the sub-accounts' wallet a top-up fills (a futures wallet: by its value in USDT).
     wallet = models.PositiveSmallIntegerField(default=1)
     threshold = models.DecimalField(**MONEY, help_text="KEEP for a sweep, TARGET for a top-up.")
     sub_uids = models.JSONField(default=list, blank=True, help_text="Empty for a sweep: every sub-account.")

@@ -354,6 +354,16 @@ def test_sub_accounts_and_assets(sandbox):
     assert assets == {"ETH": Decimal("0.5"), "USDT": Decimal("1000")}
 
 
+def test_sub_account_overview_values_each_wallet_in_usdt(sandbox):
+    """The master reads a sub-account's futures wallets only as USDT values (allAccountBalance)."""
+    c = client(sandbox)
+    values = {e.account_type: e.usdt_balance for e in c.sub_account_overview(SUB1)}
+    assert values["USDTMPerp"] == Decimal("300")
+    assert values["stdFutures"] == Decimal("200")
+    (only,) = c.sub_account_overview(SUB2, "USDTMPerp")
+    assert (only.account_type, only.usdt_balance) == ("USDTMPerp", Decimal("150"))
+
+
 # ---------------------------------------------------------------------------------------------------
 # classification of real sandbox refusals
 # ---------------------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from transfers.services.transfer_rules import RuleRefused
 
 QUANTUM = Decimal(1).scaleb(-AMOUNT_DECIMALS)
 MAIN_TYPE, SUB_TYPE, FUNDING = 1, 2, 1
+# A family account type's name in BingX's asset overview (allAccountBalance's accountType).
+OVERVIEW_TYPES = {2: "stdFutures", 3: "USDTMPerp"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ def _free(balances: Any, asset: str) -> Decimal:
     return sum((Decimal(b.free) for b in balances if str(b.asset).upper() == asset), Decimal(0))
 
 
+def _value(entries: Any, account_type: str) -> Decimal:
+    return sum((Decimal(e.usdt_balance) for e in entries if e.account_type == account_type), Decimal(0))
+
+
 def _down(amount: Decimal) -> Decimal:
     return amount.quantize(QUANTUM, rounding=ROUND_DOWN)
 
@@ -64,7 +70,16 @@ def rule_compute(*, rule: TransferRule) -> Computation:
         client = client_for(key_set=key_set)
         listed = {str(s.sub_uid) for s in client.sub_accounts()}
         wanted = [str(u) for u in rule.sub_uids] or sorted(listed)
-        subs = {uid: _free(client.sub_account_assets(uid), rule.asset) for uid in wanted if uid in listed}
+        if rule.kind == TransferRuleKind.TOP_UP and rule.wallet != FUNDING:
+            # A futures wallet: BingX gives the master only its value in USDT (the rule's asset).
+            account_type = OVERVIEW_TYPES[rule.wallet]
+            subs = {
+                uid: _value(client.sub_account_overview(uid, account_type), account_type)
+                for uid in wanted
+                if uid in listed
+            }
+        else:
+            subs = {uid: _free(client.sub_account_assets(uid), rule.asset) for uid in wanted if uid in listed}
         master = (
             _free(client.fund_balances(rule.asset), rule.asset)
             if rule.kind == TransferRuleKind.TOP_UP
@@ -72,11 +87,12 @@ def rule_compute(*, rule: TransferRule) -> Computation:
         )
     except Exception as exc:
         raise RuleRefused(exchange_problem(exc=exc, key_set=key_set).message) from None
+    sub_wallet = FAMILY_ACCOUNT_TYPES[rule.wallet] if rule.kind == TransferRuleKind.TOP_UP else "Funding"
     balances = [
         {
             "uid": uid,
             "role": "sub-account",
-            "wallet": "Funding",
+            "wallet": sub_wallet if rule.wallet == FUNDING else f"{sub_wallet} (value in USDT)",
             "asset": rule.asset,
             "free": format(free, "f"),
         }
@@ -134,7 +150,7 @@ def _leg_inputs(*, rule: TransferRule, legs: list[dict[str, str]]) -> list[LegIn
                 "from_account_type": str(FUNDING),
                 "to_uid": leg["to_uid"],
                 "to_type": str(MAIN_TYPE if sweep else SUB_TYPE),
-                "to_account_type": str(rule.wallet if sweep else FUNDING),
+                "to_account_type": str(rule.wallet),  # a sweep's master wallet, a top-up's sub wallet
             },
         )
         for index, leg in enumerate(legs)

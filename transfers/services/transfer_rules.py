@@ -27,6 +27,8 @@ from transfers.refusals import TransferRefused
 RUN_TASK = "transfers.tasks_rules.transfer_rule_run_task"
 RULE_SUBJECT = "transfer-rule"
 RULE_PURPOSE = "transfer_rule.{decision}"
+# The asset of a futures-wallet top-up: the only one BingX values those wallets in for a master.
+TOP_UP_VALUE_ASSET = "USDT"
 MIN_EVERY, MAX_EVERY = 5, 7 * 24 * 60
 
 
@@ -100,8 +102,13 @@ def rule_values_clean(*, values: Mapping[str, Any]) -> RuleValues:
         raise RuleRefused(
             "Choose the wallet: " + ", ".join(f"{k} {v}" for k, v in FAMILY_ACCOUNT_TYPES.items())
         )
-    if kind == TransferRuleKind.TOP_UP and wallet != 1:
-        raise RuleRefused("A top-up fills the sub-accounts' funding wallet (the balance the desk can read).")
+    if kind == TransferRuleKind.TOP_UP and wallet != 1 and asset != TOP_UP_VALUE_ASSET:
+        # BingX tells a master a sub-account's futures wallets only as a value in USDT
+        # (subAccount/v1/allAccountBalance), so a futures top-up is a USDT top-up of that value.
+        raise RuleRefused(
+            f"A top-up of a futures wallet is in {TOP_UP_VALUE_ASSET}: BingX reports a sub-account's "
+            f"futures wallets to the master only as their value in {TOP_UP_VALUE_ASSET}."
+        )
     threshold = _threshold_clean(values.get("threshold"), kind=kind)
     raw_uids = values.get("sub_uids") or []
     if isinstance(raw_uids, str):

@@ -13,7 +13,9 @@ from accounts.models import ApiKeySet, User
 from tests.factories import KeySetGrantFactory, UserFactory
 from tests.stepup_support import stepup_data
 from tests.transfers.execution_support import MAIN_UID, SUB1_UID, SUB2_UID, discover_seed_subs
+from transfers.execution.execute import transfer_execute
 from transfers.models import BatchStatus, Status, TransferRule, TransferRuleRun, TransferRuleStatus
+from transfers.services.batch_decisions import transfer_batch_approve
 from transfers.services.rule_runs import rule_compute, transfer_rule_run
 from transfers.services.transfer_rules import (
     RuleRefused,
@@ -121,6 +123,47 @@ def test_top_up_tops_listed_subs_below_target_rounded_down(master, admin1, admin
     ]
 
 
+def test_top_up_of_a_futures_wallet_fills_it_to_target_by_its_usdt_value(master, admin1, admin2, sandbox):
+    """ "Top up each trading sub-account's USDT-M perpetual wallet to 400": BingX gives the master
+    that wallet only as a USDT value, so the legs come from it; approved and executed over HTTP,
+    each sub-account's wallet reaches the target."""
+    rule = active_rule(
+        master, admin1, admin2, kind="top_up", wallet=3, threshold="400", sub_uids=f"{SUB1_UID} {SUB2_UID}"
+    )
+    computed = rule_compute(rule=rule)
+    # The seed: sub 1 holds 300 USDT in USDT-M perpetual, sub 2 holds 150.
+    assert computed.balances[1:] == [
+        {
+            "uid": str(uid),
+            "role": "sub-account",
+            "wallet": "USDT-M perpetual (value in USDT)",
+            "asset": "USDT",
+            "free": free,
+        }
+        for uid, free in ((SUB1_UID, "300"), (SUB2_UID, "150"))
+    ]
+    assert [(leg["to_uid"], Decimal(leg["amount"])) for leg in computed.legs] == [
+        (str(SUB1_UID), Decimal(100)),
+        (str(SUB2_UID), Decimal(250)),
+    ]
+
+    run = transfer_rule_run(rule_id=rule.pk, actor=admin1)
+    assert run.batch is not None
+    checker = User.objects.get(username="checker")
+    # Approved by a person (its on-commit enqueue does not run in this test's transaction), then each
+    # leg executed as the worker would.
+    transfer_batch_approve(batch_id=run.batch.pk, approver=checker, stepup=stepup_data(checker))
+    for leg in run.batch.legs.order_by("leg_index"):
+        assert leg.payload["to_account_type"] == 3
+        transfer_execute(request_id=leg.pk)
+        leg.refresh_from_db()
+        assert leg.status == Status.SUCCEEDED, leg.failure_message
+    state = sandbox.control("GET", "state?records=false")
+    perp = {a["uid"]: a["wallets"].get("USDTMPerp", {}).get("USDT") for a in state["accounts"]}
+    assert Decimal(perp[SUB1_UID]) == Decimal(400)
+    assert Decimal(perp[SUB2_UID]) == Decimal(400)
+
+
 def test_run_creates_a_pending_batch_needing_approval_and_records_the_balances(master, admin1, admin2):
     rule = active_rule(master, admin1, admin2)
     run = transfer_rule_run(rule_id=rule.pk, actor=admin1)
@@ -162,6 +205,10 @@ def test_no_legs_no_batch_but_the_run_is_recorded(master, admin1, admin2):
         ({"asset": "DOGE"}, "Unknown asset DOGE"),
         ({"asset": "US DT"}, "asset symbol"),
         ({"kind": "top_up", "sub_uids": ""}, "List the sub-accounts"),
+        (
+            {"kind": "top_up", "wallet": 3, "asset": "ETH", "sub_uids": "10000002"},
+            "futures wallet is in USDT",
+        ),
         ({"sub_uids": "123"}, "Not a discovered sub-account"),
         ({"every_minutes": 1}, "every 5 to"),
     ],
