@@ -77,13 +77,13 @@ def max_per_window(times: list[int], window_ms: int = 1000) -> int:
     return best
 
 
-def start_workers(harness: Harness, *, count: int, pool: str) -> None:
-    """`count` worker processes with one execution slot each (prefork: one child process each)."""
+def start_workers(harness: Harness, *, count: int, pool: str, slots: int = 1) -> None:
+    """`count` worker processes with `slots` execution slots each (prefork: that many child processes)."""
     for n in range(count):
         log = (harness.workdir / f"worker{n + 1}.log").open("ab")
         cmd = [
             sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
-            "-Q", "exchange,default,records", "-c", "1", f"--pool={pool}",
+            "-Q", "exchange,default,records", "-c", str(slots), f"--pool={pool}",
             "-n", f"batch{n + 1}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--uids", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slots", type=int, default=1, help="execution slots per worker (prefork children)")
     parser.add_argument("--order", choices=["grouped", "interleaved"], default="grouped")
     parser.add_argument(
         "--shape",
@@ -207,7 +208,9 @@ def main() -> None:
                 )
                 for u, _ in order
             ]
-        start_workers(harness, count=args.workers, pool=args.pool)
+        start_workers(
+            harness, count=args.workers, pool=args.pool, slots=1 if args.pool == "solo" else args.slots
+        )
         pgids = [p.pid for p in harness.workers]
         time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
         cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
@@ -244,7 +247,8 @@ def main() -> None:
         succeeded = TransferRequest.objects.filter(pk__in=ids, status=Status.SUCCEEDED).count()
         print(
             f"broker: {broker}; database: {harness.database_url.split(':')[0]}; workers: {args.workers} "
-            f"({args.pool}, 1 slot each); cpus: {os.cpu_count()}; order: {args.order}; shape: {args.shape}"
+            f"({args.pool}, {args.slots} slot(s) each); cpus: {os.cpu_count()}; order: {args.order}; "
+            f"shape: {args.shape}"
         )
         if batch_id:
             print(

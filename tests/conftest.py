@@ -122,7 +122,12 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, float]]:
     def reconcile_(*, request_id: int, countdown: float = dispatch.RECONCILE_DELAY_S) -> None:
         calls.append(("reconcile", request_id, countdown))
 
+    def execute_many(*, requests: Any) -> None:
+        for req in requests:
+            execute(request_id=req.pk)
+
     monkeypatch.setattr(dispatch, "transfer_execute_enqueue", execute)
+    monkeypatch.setattr(dispatch, "transfer_execute_enqueue_many", execute_many)
     monkeypatch.setattr(dispatch, "transfer_reconcile_enqueue", reconcile_)
     return calls
 

@@ -245,8 +245,11 @@ def _record(
             ip=ip,
         )
     ]
-    for leg in legs_interleaved_by_account(approved):
-        transaction.on_commit(partial(dispatch.transfer_execute_enqueue, request_id=leg.pk), robust=True)
+    # robust: a broker outage must not undo the approval; the sweeper enqueues what was not sent.
+    transaction.on_commit(
+        partial(dispatch.transfer_execute_enqueue_many, requests=legs_interleaved_by_account(approved)),
+        robust=True,
+    )
     batch.status = BatchStatus.APPROVED
     batch.decided_at = now
     batch.save(update_fields=["status", "decided_at", "updated_at"])
