@@ -273,8 +273,8 @@ def main() -> None:
             f"last {late[-1]:.2f} s"
         )
         if os.environ.get("BENCH_DETAIL"):  # each UID's arrivals, s after the batch's first
-            for uid, t in sorted(arrivals.items(), key=lambda item: str(item[0])):
-                print(f"  {uid}: {' '.join(f'{(x - times[0]) / 1000:.1f}' for x in sorted(t))}")
+            for uid, stamps in sorted(arrivals.items(), key=lambda item: str(item[0])):
+                print(f"  {uid}: {' '.join(f'{(x - times[0]) / 1000:.1f}' for x in sorted(stamps))}")
         print(f"wall time, first enqueue to all final: {elapsed:.1f} s")
         logs = [log.read_text(errors="replace") for log in harness.workdir.glob("worker*.log")]
         runs = sum(text.count(f"Task {EXECUTE_TASK}[") for text in logs) // 2  # received + succeeded
