@@ -38,9 +38,10 @@ class Line:
     dots: tuple[tuple[float, float], ...]  # drawn when a line has few points (one alone is a dot)
 
 
-@dataclass(frozen=True)
-class LineChart:
-    lines: tuple[Line, ...]
+@dataclass(frozen=True, kw_only=True)
+class _Frame:
+    """What every chart draws around its data: the axes' ticks and the plot area in the viewBox."""
+
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
     width: int = WIDTH
@@ -53,6 +54,11 @@ class LineChart:
     @property
     def view_box(self) -> str:
         return f"0 0 {self.width} {self.height}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineChart(_Frame):
+    lines: tuple[Line, ...]
 
 
 @dataclass(frozen=True)
@@ -65,21 +71,9 @@ class Bar:
     title: str
 
 
-@dataclass(frozen=True)
-class BarChart:
+@dataclass(frozen=True, kw_only=True)
+class BarChart(_Frame):
     bars: tuple[Bar, ...]
-    y_ticks: tuple[Tick, ...]
-    x_ticks: tuple[Tick, ...]
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right_edge: int = WIDTH - RIGHT
-    top: int = TOP
-    bottom_edge: int = HEIGHT - BOTTOM
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:

@@ -7,6 +7,7 @@ operation that approves or rejects: decisions stay with a person and their secon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -95,26 +96,6 @@ def _token_invalid(request: HttpRequest, exc: TokenInvalid) -> HttpResponse:
     return problem(status=exc.status, slug="token-refused", detail=str(exc), request=request, headers=headers)
 
 
-@api.exception_handler(Throttled)
-def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-    return problem(
-        status=429,
-        slug="rate-limited",
-        detail="Too many requests with this token; wait and retry.",
-        request=request,
-    )
-
-
-@api.exception_handler(ScopeRefused)
-def _scope(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return problem(status=403, slug="scope", detail=str(exc), request=request)
-
-
-@api.exception_handler(AccessDenied)
-def _denied(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return problem(status=403, slug="access-denied", detail=str(exc), request=request)
-
-
 @api.exception_handler(CursorInvalid)
 def _cursor(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem(
@@ -151,17 +132,32 @@ def _refused(request: HttpRequest, exc: RequestRefused) -> HttpResponse:
     )
 
 
-@api.exception_handler(ObjectDoesNotExist)
-@api.exception_handler(Http404)
-def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return problem(
-        status=404, detail="There is no such resource, or this token may not see it.", request=request
-    )
-
-
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem(status=exc.status_code, detail=str(exc), request=request)
+
+
+NOT_FOUND = "There is no such resource, or this token may not see it."
+# Refusals answered by one fixed problem: (exception, status, type slug or None, detail or None for
+# the exception's own sentence). The handlers above add fields, headers or a status of their own.
+PLAIN_PROBLEMS: list[tuple[type[Exception], int, str | None, str | None]] = [
+    (Throttled, 429, "rate-limited", "Too many requests with this token; wait and retry."),
+    (ScopeRefused, 403, "scope", None),
+    (AccessDenied, 403, "access-denied", None),
+    (ObjectDoesNotExist, 404, None, NOT_FOUND),
+    (Http404, 404, None, NOT_FOUND),
+]
+
+
+def _plain_problem(status: int, slug: str | None, detail: str | None) -> Callable[..., HttpResponse]:
+    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return problem(status=status, slug=slug, detail=detail or str(exc), request=request)
+
+    return handler
+
+
+for _exc_type, _status, _slug, _detail in PLAIN_PROBLEMS:
+    api.add_exception_handler(_exc_type, _plain_problem(_status, _slug, _detail))
 
 
 api.add_router("", router)
