@@ -240,9 +240,8 @@ def notify_request_status(*, request_id: int, status: str, batch_id: int | None 
     elif status == Status.STALE:  # the reason is the request's attention_reason
         sent += notify_requester_stale(request_id=request_id)
     elif status in _ENDED_SUBJECT:
-        leg = req.batch_id is not None and status == Status.SUCCEEDED  # the batch page says it for all legs
         what = f"{status}:{req.absent_resends}"  # an UNKNOWN after an absent re-send is news again
-        if not leg and req.requested_by.email and _first_time(req=req, what=what):
+        if req.requested_by.email and _first_time(req=req, what=what):
             subject = _ENDED_SUBJECT[status].format(amount=money_text(req.amount_text), asset=req.asset)
             sent += _send(
                 subject=f"[bingxadmin] Transfer #{req.pk} {subject}",

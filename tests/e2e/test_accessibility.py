@@ -25,10 +25,8 @@ from playwright.sync_api import Browser, Page, ViewportSize
 from accounts.models import ApiKeySet, User
 from tests.e2e import test_two_person_flow as flow
 from tests.factories import KeySetGrantFactory
-from tests.transfers.workflow_support import inner_fields, member, new_request
-from transfers.batch_csv import LegInput
+from tests.transfers.workflow_support import member, new_request, two_leg_batch
 from transfers.models import Status, TransferRequest
-from transfers.services.batches import transfer_batch_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -202,13 +200,7 @@ def test_every_page_has_no_axe_violation_at_both_widths(
     pending = new_request(requester=alice, key_set=desk, amount="12.5")
     done = new_request(requester=alice, key_set=desk, amount="30")
     TransferRequest.objects.filter(pk=done.pk).update(status=Status.SUCCEEDED)
-    batch = transfer_batch_create(
-        requester=alice,
-        legs=[
-            LegInput(2, "wallet", desk.label, "USDT", "5", {"from_wallet": "fund", "to_wallet": "spot"}),
-            LegInput(3, "inner", desk.label, "USDT", "2", inner_fields()),
-        ],
-    )
+    batch = two_leg_batch(requester=alice, key_set=desk)
     context, page = flow.login(browser, live_server.url, username)
     problems: list[str] = []
     refused: set[str] = set()

@@ -16,9 +16,7 @@ from playwright.sync_api import Browser, Page
 from accounts.models import ApiKeySet, User
 from tests.e2e import test_two_person_flow as flow
 from tests.factories import KeySetGrantFactory
-from tests.transfers.workflow_support import inner_fields, member, new_request
-from transfers.batch_csv import LegInput
-from transfers.services.batches import transfer_batch_create
+from tests.transfers.workflow_support import member, new_request, two_leg_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,13 +90,7 @@ def test_every_page_loads_with_no_csp_violation_and_no_console_error(
         KeySetGrantFactory(key_set=desk, user=victor, can_view=True)
     alice = User.objects.get(username="alice")
     req = new_request(requester=alice, key_set=desk, amount="12.5")
-    batch = transfer_batch_create(
-        requester=alice,
-        legs=[
-            LegInput(2, "wallet", desk.label, "USDT", "5", {"from_wallet": "fund", "to_wallet": "spot"}),
-            LegInput(3, "inner", desk.label, "USDT", "2", inner_fields()),
-        ],
-    )
+    batch = two_leg_batch(requester=alice, key_set=desk)
     context, page = flow.login(browser, live_server.url, username)
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from accounts.models import AccountKind, ApiKeySet, SubAccount, User
 from accounts.roles import roles_ensure
 from tests.factories import DEFAULT_PASSWORD, ApiKeySetFactory, KeySetGrantFactory, UserFactory
-from transfers.models import TransferKind, TransferRequest
+from transfers.models import TransferBatch, TransferKind, TransferRequest
 from transfers.services.requests import transfer_request_create
 
 MAIN_UID, SUB1_UID, SUB2_UID, EXTERNAL_UID = 10000001, 10000002, 10000003, 10000009
@@ -48,6 +48,20 @@ def grant(key_set: ApiKeySet, user: User, *, request: bool = False, approve: boo
 
 def inner_fields(account: int | str = SUB1_UID, **extra: Any) -> dict[str, Any]:
     return {"recipient_type": 1, "recipient_account": str(account), "wallet_type": 1, **extra}
+
+
+def two_leg_batch(*, requester: User, key_set: ApiKeySet) -> TransferBatch:
+    """A pending batch on `key_set`: a wallet move and an inner transfer (the pages' browser tests)."""
+    from transfers.batch_csv import LegInput
+    from transfers.services.batches import transfer_batch_create
+
+    return transfer_batch_create(
+        requester=requester,
+        legs=[
+            LegInput(2, "wallet", key_set.label, "USDT", "5", {"from_wallet": "fund", "to_wallet": "spot"}),
+            LegInput(3, "inner", key_set.label, "USDT", "2", inner_fields()),
+        ],
+    )
 
 
 def new_request(
