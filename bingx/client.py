@@ -45,7 +45,9 @@ Behaviour:
 from __future__ import annotations
 
 import logging
+import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -171,6 +173,31 @@ def _environment_settings(
     return dict(settings), auth
 
 
+# What `_environment_settings` answered for a new default session, by base URL and the environment it
+# read: a worker builds a client per transfer, and reading proxies, CA bundle and ~/.netrc each time
+# cost about as much as signing the call.
+_DEFAULT_SESSION_SETTINGS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[dict[str, Any], Any]] = {}
+_SETTINGS_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC", "HOME", "REQUEST_METHOD")
+
+
+def _default_session_settings(
+    session: requests.Session, base_url: str
+) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """`_environment_settings` for a session with requests' defaults, remembered while the environment
+    variables it depends on (every *_proxy, the CA bundles, NETRC, HOME, REQUEST_METHOD) are unchanged."""
+    env = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy") or k in _SETTINGS_ENV)
+    )
+    key = (base_url, env)
+    known = _DEFAULT_SESSION_SETTINGS.get(key)
+    if known is None:
+        known = _DEFAULT_SESSION_SETTINGS[key] = _environment_settings(session, base_url)
+    else:
+        session.trust_env = False  # as _environment_settings leaves it
+    settings, auth = known
+    return dict(settings), auth
+
+
 _SIGNED_QUERY_RE = re.compile(r"\?[^\s\"']*signature=[^\s\"']*")
 
 
@@ -256,6 +283,27 @@ def _uid(value: Uid, name: str) -> int:
 _NOT_CONNECTED = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a certificate verification failure is among the causes of `exc` (requests → urllib3's
+    MaxRetryError → its SSLError → the ssl module's error)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return True
+        todo += [a for a in err.args if isinstance(a, BaseException)]
+        todo += [
+            e
+            for e in (getattr(err, "reason", None), err.__cause__, err.__context__)
+            if isinstance(e, BaseException)
+        ]
+    return False
+
+
 def _classify_transport(exc: requests.RequestException, path: str) -> BingXError:
     """requests exception → NotSent (nothing left the machine) or Ambiguous (it may have been sent)."""
     name = type(exc).__name__
@@ -275,7 +323,14 @@ def _classify_transport(exc: requests.RequestException, path: str) -> BingXError
         ),
     ):
         return NotSent(f"request not sent ({name})", path=path)
-    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+    if isinstance(exc, requests.exceptions.SSLError):
+        # urllib3 raises SSLError for a TLS failure at any stage: in the handshake (nothing sent), but
+        # also while reading the answer to a request the exchange received whole (a connection cut
+        # without close_notify). Only a refused certificate proves the handshake never completed.
+        if _certificate_refused(exc):
+            return NotSent(f"the exchange's TLS certificate was refused ({name})", path=path)
+        return Ambiguous(f"TLS connection failed, outcome unknown ({name})", path=path)
+    if isinstance(exc, requests.exceptions.ProxyError):
         return NotSent(f"connection not established ({name})", path=path)
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason: BaseException | None = (
@@ -326,8 +381,12 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.recv_window = recv_window
-        self.session = session if session is not None else requests.Session()
-        self._environment, self._auth = _environment_settings(self.session, self.base_url)
+        if session is None:
+            self.session = requests.Session()
+            self._environment, self._auth = _default_session_settings(self.session, self.base_url)
+        else:
+            self.session = session
+            self._environment, self._auth = _environment_settings(self.session, self.base_url)
         self.read_retries = read_retries
         self.logger = logger if logger is not None else logging.getLogger("bingx")
         self.before_request = before_request

@@ -22,7 +22,9 @@
   ends ``Ambiguous`` must be reconciled against the exchange's records before anything is re-sent.
 
 * :class:`NotSent` — transport failure before any byte of the request left: connect timeout,
-  connection refused, DNS failure, TLS handshake failure, invalid URL.
+  connection refused, DNS failure, the exchange's TLS certificate refused, invalid URL. Any other TLS
+  failure is ``Ambiguous``: urllib3 reports one met while reading the answer the same way as one in
+  the handshake.
 
 Messages never contain the request URL, the signature, the secret or the full API key.
 """
@@ -139,7 +141,7 @@ class Ambiguous(BingXError):
 
 
 class NotSent(BingXError):
-    """Nothing was sent (connect timeout, connection refused, DNS, TLS handshake). Safe to retry."""
+    """Nothing was sent (connect timeout, connection refused, DNS, TLS certificate refused). Safe to retry."""
 
 
 _RETRY_RE = re.compile(r"(?:unblocked after|retry after time:?)\s*(\d{10,})", re.IGNORECASE)
