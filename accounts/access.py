@@ -1,8 +1,9 @@
 """Who may do what on which key set. Every service asks here; templates only mirror it."""
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import ApiKeySet, KeySetGrant, User
 
@@ -48,6 +49,19 @@ def user_can(*, user: User, key_set: ApiKeySet, capability: Capability) -> bool:
         return True
     grants = KeySetGrant.objects.filter(_grant_filter(user=user, capability=capability), key_set=key_set)
     return grants.exists()
+
+
+def users_holding(*, user_ids: Iterable[int], key_set: ApiKeySet, capability: Capability) -> set[int]:
+    """Which of these users hold `capability` on the key set (directly or through a group) and are
+    active: `user_can` for many users in one query (execution re-checks every approver's grant)."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    grants = KeySetGrant.objects.filter(key_set=key_set, **{f"can_{capability.value}": True}).filter(
+        Q(user_id=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
+    )
+    holders = User.objects.filter(pk__in=ids, is_active=True).filter(Exists(grants))
+    return set(holders.values_list("pk", flat=True))
 
 
 def ensure_can(*, user: User, key_set: ApiKeySet, capability: Capability) -> None:

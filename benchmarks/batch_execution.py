@@ -81,8 +81,10 @@ def start_workers(harness: Harness, *, count: int, pool: str, slots: int = 1) ->
     """`count` worker processes with `slots` execution slots each (prefork: that many child processes)."""
     for n in range(count):
         log = (harness.workdir / f"worker{n + 1}.log").open("ab")
+        profile = os.environ.get("BENCH_PROFILE")  # a folder: workers run under cProfile (use --pool solo)
+        wrap = ["-m", "cProfile", "-o", f"{profile}/worker{n + 1}.prof"] if profile else []
         cmd = [
-            sys.executable, "-m", "celery", "-A", "bingxadmin", "worker",
+            sys.executable, *wrap, "-m", "celery", "-A", "bingxadmin", "worker",
             "-Q", "exchange,default,records", "-c", str(slots), f"--pool={pool}",
             "-n", f"batch{n + 1}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",

@@ -41,6 +41,19 @@ def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
         logging.getLogger(__name__).warning("could not enqueue the start-up sweep", exc_info=True)
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_as_django_does(task: Any = None, **kwargs: Any) -> None:
+    """Around each task what Django does around each request: drop a connection that is older than
+    CONN_MAX_AGE or saw an error (a database restart); a kept one is health-checked on first use.
+    Not for an eager task: it runs inside its caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.worker_process_init.connect
 @signals.worker_init.connect
 def _seal_audit_in_rounds(**kwargs: Any) -> None:

@@ -15,13 +15,14 @@ Another check is one more function appended to either list.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.access import Capability, user_can
+from accounts.access import Capability, user_can, users_holding
 from accounts.models import KeySetStatus, User
 from exchange.base_urls import base_url_refusal
 from transfers.approval_proof import approval_proof_problem, passkey_required, passkey_threshold
@@ -56,8 +57,18 @@ def approver_active(*, req: TransferRequest, approval: Approval) -> str | None:
     return None
 
 
+# Who among a request's approvers holds approve, read once per re-check by `approvals_still_count`
+# (one query for every approver rather than one per approver).
+_approve_holders: ContextVar[set[int] | None] = ContextVar("approve_holders", default=None)
+
+
 def approver_holds_approve(*, req: TransferRequest, approval: Approval) -> str | None:
-    if not user_can(user=approval.approver, key_set=req.key_set, capability=Capability.APPROVE):
+    holders = _approve_holders.get()
+    if holders is not None:
+        holds = approval.approver_id in holders
+    else:
+        holds = user_can(user=approval.approver, key_set=req.key_set, capability=Capability.APPROVE)
+    if not holds:
         return f"{_person(approval.approver)} no longer holds approve on “{req.key_set.label}”"
     return None
 
@@ -158,12 +169,20 @@ def recipient_still_allowed(*, req: TransferRequest) -> str | None:
 def approvals_still_count(*, req: TransferRequest) -> str | None:
     counted = 0
     dropped: list[str] = []
-    for approval in approvals_counted(req=req):
-        reasons = [r for check in APPROVAL_CHECKS if (r := check(req=req, approval=approval)) is not None]
-        if reasons:
-            dropped.append(reasons[0])
-        else:
-            counted += 1
+    approvals = list(approvals_counted(req=req))
+    holders = users_holding(
+        user_ids=[a.approver_id for a in approvals], key_set=req.key_set, capability=Capability.APPROVE
+    )
+    token = _approve_holders.set(holders)
+    try:
+        for approval in approvals:
+            reasons = [r for check in APPROVAL_CHECKS if (r := check(req=req, approval=approval)) is not None]
+            if reasons:
+                dropped.append(reasons[0])
+            else:
+                counted += 1
+    finally:
+        _approve_holders.reset(token)
     if counted >= req.required_approvals:
         return None
     if dropped:
