@@ -176,18 +176,33 @@ def _environment_settings(
 # What `_environment_settings` answered for a new default session, by base URL and the environment it
 # read: a worker builds a client per transfer, and reading proxies, CA bundle and ~/.netrc each time
 # cost about as much as signing the call.
-_DEFAULT_SESSION_SETTINGS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[dict[str, Any], Any]] = {}
-_SETTINGS_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC", "HOME", "REQUEST_METHOD")
+_DEFAULT_SESSION_SETTINGS: dict[
+    tuple[str, tuple[tuple[str, str | None], ...]], tuple[dict[str, Any], Any]
+] = {}
+# Everything `_environment_settings` reads from the environment (requests' proxy lookup, CA bundle and
+# ~/.netrc; other schemes' proxies never apply to an http(s) base URL; urllib ignores HTTP_PROXY
+# when REQUEST_METHOD is set).
+_SETTINGS_ENV = (
+    *(
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ),
+    *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC", "HOME", "REQUEST_METHOD"),
+)
 
 
 def _default_session_settings(
     session: requests.Session, base_url: str
 ) -> tuple[dict[str, Any], tuple[str, str] | None]:
     """`_environment_settings` for a session with requests' defaults, remembered while the environment
-    variables it depends on (every *_proxy, the CA bundles, NETRC, HOME, REQUEST_METHOD) are unchanged."""
-    env = tuple(
-        sorted((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy") or k in _SETTINGS_ENV)
-    )
+    variables it depends on (`_SETTINGS_ENV`) are unchanged."""
+    env = tuple((name, os.environ.get(name)) for name in _SETTINGS_ENV)
     key = (base_url, env)
     known = _DEFAULT_SESSION_SETTINGS.get(key)
     if known is None:

@@ -114,6 +114,19 @@ def own_uid_label(*, key_set: ApiKeySet, uid: int) -> str | None:
     return f"key set {holders[0].label}" if holders else None
 
 
+def own_uid_known(*, key_set: ApiKeySet, uid: int) -> bool:
+    """`own_uid_label(…) is not None` without building the label: one query (the execution re-check
+    of every transfer's recipient needs only the answer)."""
+    main = key_set.parent if key_set.account_kind == AccountKind.SUB and key_set.parent else key_set
+    family = main.status == KeySetStatus.ACTIVE and main.environment == key_set.environment
+    if family and main.uid and int(main.uid) == uid:
+        return True
+    holders = _own_key_sets(paying=key_set).filter(uid=uid)
+    if family:
+        return bool(holders.exists() or SubAccount.objects.filter(main_key_set=main, sub_uid=uid).exists())
+    return holders.exists()
+
+
 def own_uids_many(*, key_sets: Iterable[ApiKeySet]) -> dict[int, tuple[dict[int, str], dict[int, str]]]:
     """family_uids and own_uids of many key sets at once, by key set id: two queries however many key
     sets (the new-transfer forms list every offered key set's family). Pass key sets with `parent`

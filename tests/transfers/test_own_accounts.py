@@ -23,7 +23,7 @@ from tests.transfers.workflow_support import (
     new_request,
 )
 from transfers.models import Status, TransferRequest
-from transfers.recipients import own_uid_label, own_uids
+from transfers.recipients import own_uid_known, own_uid_label, own_uids
 from transfers.refusals import RequestRefused
 
 pytestmark = pytest.mark.django_db
@@ -115,8 +115,8 @@ def test_a_pending_master_vouches_for_nothing_for_its_sub_key_set(
 
 
 def test_one_uid_lookup_agrees_with_the_whole_list(alice: User, key_set: ApiKeySet, sub_key_set: ApiKeySet):
-    """Execution re-checks one recipient with `own_uid_label` (two small queries) instead of building
-    every own UID; for every UID of every kind it answers what the whole list says."""
+    """Execution re-checks one recipient with `own_uid_known` (and pages label it with `own_uid_label`)
+    instead of building every own UID; for every UID of every kind both answer what the whole list says."""
     ApiKeySetFactory(label="Other sandbox main", uid=EXTERNAL_UID)
     other = ApiKeySetFactory(label="Other main", uid=10000020)
     SubAccount.objects.create(main_key_set=other, sub_uid=10000021, name="theirs")
@@ -134,5 +134,6 @@ def test_one_uid_lookup_agrees_with_the_whole_list(alice: User, key_set: ApiKeyS
         whole = own_uids(key_set=paying)
         for uid in sorted(uids):
             assert own_uid_label(key_set=paying, uid=uid) == whole.get(uid), (paying.label, uid)
+            assert own_uid_known(key_set=paying, uid=uid) == (uid in whole), (paying.label, uid)
     assert own_uid_label(key_set=key_set, uid=10000021) is None  # another master's sub-account
     assert own_uid_label(key_set=key_set, uid=10000040) is None  # the other exchange

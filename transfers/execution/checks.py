@@ -31,7 +31,13 @@ from transfers.payload import payload_verify
 from transfers.policy import policy_version_current
 from transfers.policy_scope import policy_version_holds, request_facts
 from transfers.quorum import approvals_counted
-from transfers.recipients import RecipientRefused, family_uids, recipient_check, recipient_clean
+from transfers.recipients import (
+    RecipientRefused,
+    family_uids,
+    own_uid_known,
+    recipient_check,
+    recipient_clean,
+)
 
 NOTHING_SENT = "nothing was sent"
 
@@ -146,7 +152,13 @@ def recipient_still_allowed(*, req: TransferRequest) -> str | None:
                 account=str(p["recipient_account"]),
                 calling_code=str(p.get("calling_code") or ""),
             )
-            recipient_check(key_set=req.key_set, recipient=clean)
+            own = (
+                clean.recipient_type == RecipientType.UID
+                and not (req.key_set.uid and int(clean.account) == int(req.key_set.uid))
+                and own_uid_known(key_set=req.key_set, uid=int(clean.account))
+            )
+            if not own:  # the address book, or the refusal, as at submission
+                recipient_check(key_set=req.key_set, recipient=clean)
         except RecipientRefused:
             return (
                 f"The recipient {what} is no longer allowed: it has no active address-book entry and is not "
