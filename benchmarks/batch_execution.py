@@ -61,6 +61,22 @@ def group_cpu_s(pgids: list[int]) -> float:
     return total
 
 
+def named_cpu_s(names: tuple[str, ...]) -> float:
+    """User + system CPU seconds of every live process whose command name is one of `names`."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if raw[raw.index("(") + 1 : raw.rindex(")")] in names:
+            fields = raw[raw.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def machine_busy_s() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
@@ -216,6 +232,7 @@ def main() -> None:
         pgids = [p.pid for p in harness.workers]
         time.sleep(2)  # the workers' start-up sweep and connections, outside the measurement
         cpu0, busy0, started = group_cpu_s(pgids), machine_busy_s(), time.monotonic()
+        pg0, redis0, own0 = named_cpu_s(("postgres",)), named_cpu_s(("redis-server",)), time.process_time()
         if batch_id:
             # The approvals as people give them; the deciding one enqueues every leg on commit
             # (booking each leg's rate-limit slot in this process, as the web process does).
@@ -235,6 +252,8 @@ def main() -> None:
         )
         elapsed = time.monotonic() - started
         cpu, busy = group_cpu_s(pgids) - cpu0, machine_busy_s() - busy0
+        pg, redis_cpu = named_cpu_s(("postgres",)) - pg0, named_cpu_s(("redis-server",)) - redis0
+        own = time.process_time() - own0
 
         calls = sandbox.app.journal.list(INNER_APPLY)
         limited = [c for c in calls if c["code"] == 100410]
@@ -284,6 +303,11 @@ def main() -> None:
         print(
             f"CPU per executed transfer: workers {cpu / len(ids) * 1000:.1f} ms; "
             f"whole machine {busy / len(ids) * 1000:.1f} ms"
+        )
+        per = 1000 / len(ids)
+        print(
+            f"  of which PostgreSQL {pg * per:.1f} ms; Redis {redis_cpu * per:.1f} ms; this process (the "
+            f"sandbox exchange, the approval{'' if batch_id else ' enqueue'}, polling) {own * per:.1f} ms"
         )
     finally:
         harness.stop_workers()
