@@ -393,3 +393,43 @@ def test_admin_shows_a_batch_once(alice, key_set):
     c = Client()
     c.force_login(member("root", is_superuser=True, is_staff=True))
     assert "1 transfer batch" in c.get(reverse("admin:transfers_transferbatch_changelist")).content.decode()
+
+
+def test_approvals_counted_in_one_query_agree_with_each_leg(alice, bob, carol, key_set):
+    """A batch's approval counts every leg's approvals in one query (`approvals_counted_per_request`);
+    it answers what the one-request rule answers leg by leg: only approvals of the current payload
+    hash, never the requester's own, never a rejection, and above a rule's passkey threshold only
+    passkey-signed ones."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from transfers.quorum import approvals_counted, approvals_counted_per_request, passkey_approvals_only
+
+    legs = list(submit(alice, GOOD).legs.order_by("leg_index"))
+    rule = PolicyRule.objects.create(name="passkey above 12", passkey_required_above=Decimal(12))
+    TransferRequest.objects.filter(pk=legs[1].pk).update(policy_rule=rule)  # 15 USDT: passkey only
+    legs = list(TransferRequest.objects.filter(pk__in=[leg.pk for leg in legs]).select_related("policy_rule"))
+
+    def approve(leg, who, *, sha=None, method="totp", decision="approve"):
+        Approval.objects.create(
+            request=leg,
+            approver=who,
+            decision=decision,
+            payload_sha256=sha or leg.payload_sha256,
+            stepup_method=method,
+        )
+
+    approve(legs[0], bob)
+    approve(legs[0], carol, sha="0" * 64)  # another payload
+    approve(legs[0], alice)  # the requester's own
+    approve(legs[1], bob)  # TOTP above the passkey threshold
+    approve(legs[1], carol, method="webauthn")
+    approve(legs[2], bob, decision="reject")
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = approvals_counted_per_request(requests=legs)
+    assert len(queries) == 1
+    one_by_one = {
+        leg.pk: passkey_approvals_only(req=leg, approvals=approvals_counted(req=leg)).count() for leg in legs
+    }
+    assert counted == one_by_one == {legs[0].pk: 1, legs[1].pk: 1, legs[2].pk: 0}

@@ -26,8 +26,9 @@ from transfers.approval_proof import approval_purpose, approval_seal, batch_appr
 from transfers.lifecycle import transition
 from transfers.models import Approval, BatchStatus, Decision, Status, TransferBatch, TransferRequest
 from transfers.payload import batch_payload_sha256, payload_verify
+from transfers.policy import policy_version_current
 from transfers.policy_scope import policy_version_holds, request_facts
-from transfers.quorum import approvals_counted, passkey_approvals_only
+from transfers.quorum import approvals_counted_per_request
 from transfers.refusals import DecisionRefused
 from transfers.services.batches import batch_close
 
@@ -75,7 +76,11 @@ def _lapse_reason(
                 BatchStatus.STALE,
                 f"Key set “{leg.key_set.label}” is no longer active; the batch is stale.",
             )
-    if not all(policy_version_holds(version=batch.policy_version, facts=request_facts(leg)) for leg in legs):
+    current = policy_version_current()  # once for every leg, not once per leg
+    if not all(
+        policy_version_holds(version=batch.policy_version, facts=request_facts(leg), current=current)
+        for leg in legs
+    ):
         return BatchStatus.STALE, "The approval policy changed after this batch was submitted; it is stale."
     payload = batch.payload
     intact = (
@@ -132,7 +137,8 @@ def _step_up(
 
 def _batch_approvals(*, legs: list[TransferRequest]) -> int:
     """Approvals that count on the batch: the fewest any leg has (each leg counts as a single request)."""
-    return min(passkey_approvals_only(req=leg, approvals=approvals_counted(req=leg)).count() for leg in legs)
+    counts = approvals_counted_per_request(requests=legs)
+    return min(counts[leg.pk] for leg in legs)
 
 
 def _decide(
