@@ -41,7 +41,7 @@ def main() -> None:
 
     from bingx.sandbox import SandboxServer
     from exchange.ratelimit import limit_for
-    from tests.factories import UserFactory
+    from tests.factories import KeySetGrantFactory, UserFactory
     from transfers.models import Status, TransferRequest
     from transfers.tasks import transfer_execute_task
 
@@ -51,6 +51,8 @@ def main() -> None:
         key_set = harness.key_set(base_url=sandbox.base_url)
         requester = UserFactory.create(username="bench-requester")
         approver = UserFactory.create(username="bench-approver")
+        # The approval counts only while its approver holds approve (execution re-checks it).
+        KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
         ids = [
             inner_request(
                 key_set=key_set, amount="1", status=Status.APPROVED, requester=requester, approver=approver
