@@ -533,6 +533,9 @@ class TransferRecord(models.Model):
                 condition=Q(matched_request__isnull=True, is_duplicate=False),
                 name="record_outside_idx",
             ),
+            # Reconciliation pairs the two legs of an inner transfer by exchange id (one IN query per
+            # page); without it PostgreSQL scanned every record (25 ms at 100 000).
+            models.Index(fields=["exchange_id"], name="record_exchange_id_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.access import Capability, key_sets_for, user_can
@@ -40,7 +41,19 @@ from transfers.policy_scope import request_policy_holds
 from transfers.request_facts import RequestFacts, request_facts
 
 # How many approvals a request has so far (the lists' column).
-_APPROVALS_SO_FAR = Count("approvals", filter=Q(approvals__decision=Decision.APPROVE))
+# A correlated subquery, not a JOIN + GROUP BY: PostgreSQL then counts approvals only for the rows a
+# page shows (after ORDER BY … LIMIT), and a paginator's COUNT needs no grouping at all. With the
+# JOIN, the history page aggregated all 10 000 requests for its 50 rows (70 ms of its 200 ms).
+_APPROVALS_SO_FAR = Coalesce(
+    Subquery(
+        Approval.objects.filter(request=OuterRef("pk"), decision=Decision.APPROVE)
+        .order_by()
+        .values("request")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    ),
+    0,
+)
 
 
 def requests_visible_to(*, user: User) -> QuerySet[TransferRequest]:
