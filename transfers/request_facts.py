@@ -200,6 +200,10 @@ def duplicate_ids(*, rows: list[TransferRequest], visible: Any) -> set[int]:
     candidates = visible.filter(
         key_set_id__in={r.key_set_id for r in rows},
         asset__in={r.asset for r in rows},
+        # Only the same kind and amount can match (`_same_key`): without these a queue page read and
+        # decoded ~1 000 payloads (26 ms) at 10 000 requests.
+        kind__in={r.kind for r in rows},
+        amount__in={r.amount for r in rows},
         created_at__gte=low,
         created_at__lte=high,
     ).exclude(status__in=_NOT_DUPLICATES)

@@ -74,3 +74,30 @@ def test_whole_rows_link_to_the_request(alice, bob, key_set):
     html = client_for_user(bob).get(reverse("transfers:queue")).content.decode()
     assert f'<tr class="row-link" data-href="/transfers/{req.pk}/" id="row-{req.pk}">' in html
     assert "js/row_links.js" in html
+
+
+def test_history_shows_approvals_so_far_in_default_and_approvals_order(alice, bob, carol, key_set):
+    """History counts each shown row's approvals from its decisions (a rejection is not one), and
+    sorts by that count when asked."""
+    from transfers.services.decisions import transfer_request_reject
+
+    PolicyRule.objects.create(position=1, name="two", required_approvals=2)
+    approved_once = new_request(requester=alice, key_set=key_set, amount="25")
+    rejected = new_request(requester=alice, key_set=key_set, amount="26")
+    untouched = new_request(requester=alice, key_set=key_set, amount="27")
+    transfer_request_approve(request_id=approved_once.pk, approver=carol, stepup=stepup_data(carol))
+    transfer_request_reject(
+        request_id=rejected.pk, approver=carol, stepup=stepup_data(carol), comment="wrong wallet"
+    )
+    client = client_for_user(bob)
+    for sort in ("", "approvals", "-approvals"):
+        html = client.get(reverse("transfers:history"), {"sort": sort} if sort else {}).content.decode()
+        cells = {
+            pk: html[html.index(f'id="row-{pk}"') :].split("</tr>")[0]
+            for pk in (approved_once.pk, rejected.pk, untouched.pk)
+        }
+        assert '<td class="num approvals">1 of 2</td>' in cells[approved_once.pk], sort
+        assert '<td class="num approvals">0 of 2</td>' in cells[rejected.pk], sort
+        assert '<td class="num approvals">0 of 2</td>' in cells[untouched.pk], sort
+        if sort == "-approvals":
+            assert row_ids(html, "history")[0] == approved_once.pk

@@ -371,6 +371,7 @@ def history(request: HttpRequest) -> HttpResponseBase:
     if as_csv:
         return _history_csv(qs)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.approvals_so_far_fill(rows=list(page.object_list))
     context = {"form": form, "page": page, "query": query.urlencode(), "sort": sort}
     return render(request, "transfers/history.html", context)
 
