@@ -38,16 +38,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from execution_harness import INNER_APPLY, ROOT, Harness, redis_available, wait
-from execution_slots import approved_inner_request, bench_key_set, bench_seed, create_database, drop_database
+from execution_harness import INNER_APPLY, ROOT, Harness, wait
+from execution_slots import approved_inner_request, bench_key_set, bench_seed, drop_database, run_services
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 EXECUTE_TASK = "transfers.tasks.transfer_execute_task"
 
 
-def group_cpu_s(pgids: list[int]) -> float:
-    """User + system CPU seconds of every live process in the given process groups (workers)."""
-    total = 0.0
+def _processes() -> list[tuple[int, str, float]]:
+    """(process group, command name, user + system CPU seconds) of every live process (/proc)."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -56,25 +56,19 @@ def group_cpu_s(pgids: list[int]) -> float:
         except OSError:
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
-        if int(fields[2]) in pgids:  # pgrp
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-    return total
+        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        found.append((int(fields[2]), raw[raw.index("(") + 1 : raw.rindex(")")], cpu))
+    return found
+
+
+def group_cpu_s(pgids: list[int]) -> float:
+    """CPU seconds of every live process in the given process groups (workers)."""
+    return sum(cpu for pgrp, _, cpu in _processes() if pgrp in pgids)
 
 
 def named_cpu_s(names: tuple[str, ...]) -> float:
-    """User + system CPU seconds of every live process whose command name is one of `names`."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if raw[raw.index("(") + 1 : raw.rindex(")")] in names:
-            fields = raw[raw.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    """CPU seconds of every live process whose command name is one of `names`."""
+    return sum(cpu for _, name, cpu in _processes() if name in names)
 
 
 def machine_busy_s() -> float:
@@ -172,12 +166,7 @@ def main() -> None:
         "the worker's main process, and countdown tasks in its timer thread",
     )
     args = parser.parse_args()
-    redis_url = os.environ.get("REDIS_URL", "")
-    broker = "redis" if redis_available(redis_url) else "filesystem"
-    database_url = os.environ.get("DATABASE_URL", "")
-    admin = dbname = ""
-    if database_url.startswith("postgres"):
-        admin, dbname = create_database(database_url)
+    broker, database_url, admin, dbname = run_services()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     harness = Harness(workdir=workdir, broker=broker, scale=1.0, database_url=database_url)

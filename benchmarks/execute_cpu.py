@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from execution_harness import ROOT, Harness, redis_available, wait
-from execution_slots import bench_key_set, bench_seed, create_database, drop_database
+from execution_harness import ROOT, Harness, wait
+from execution_slots import bench_key_set, bench_seed, drop_database, run_services
 
 
 def free_port() -> int:
@@ -43,12 +43,7 @@ def main() -> None:
     parser.add_argument("--uids", type=int, default=20)
     args = parser.parse_args()
     os.environ["BINGX_RATE_LIMIT_SCALE"] = "1000"  # before Django reads its settings
-    redis_url = os.environ.get("REDIS_URL", "")
-    broker = "redis" if redis_available(redis_url) else "filesystem"
-    database_url = os.environ.get("DATABASE_URL", "")
-    admin = dbname = ""
-    if database_url.startswith("postgres"):
-        admin, dbname = create_database(database_url)
+    broker, database_url, admin, dbname = run_services()
     workdir = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     harness = Harness(workdir=workdir, broker=broker, scale=1000.0, database_url=database_url)
     sandbox: subprocess.Popen[bytes] | None = None

@@ -277,6 +277,18 @@ def run_round(
     }
 
 
+def run_services() -> tuple[str, str, str, str]:
+    """A benchmark run's broker and database: ("redis" when REDIS_URL answers, else "filesystem";
+    DATABASE_URL; and, for PostgreSQL, the maintenance DSN and the name of the database created for
+    the run, else "", "")."""
+    broker = "redis" if redis_available(os.environ.get("REDIS_URL", "")) else "filesystem"
+    database_url = os.environ.get("DATABASE_URL", "")
+    admin = dbname = ""
+    if database_url.startswith("postgres"):
+        admin, dbname = create_database(database_url)
+    return broker, database_url, admin, dbname
+
+
 def create_database(url: str) -> tuple[str, str]:
     """Create the database named in `url`; returns (maintenance DSN, name)."""
     import psycopg

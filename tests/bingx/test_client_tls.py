@@ -138,6 +138,18 @@ def _client(port: int, *, verify: Path | bool) -> Client:
     )
 
 
+def _transfer(client: Client, *, client_id: str) -> None:
+    """A money-moving call: 5 USDT to UID 12345678's funding wallet."""
+    client.inner_transfer(
+        coin="USDT",
+        user_account_type=1,
+        user_account=12345678,
+        amount="5",
+        wallet_type=1,
+        transfer_client_id=client_id,
+    )
+
+
 @pytest.mark.parametrize("ending", ["drop", "garbled"])
 def test_tls_lost_after_the_transfer_was_received_is_outcome_unknown(
     exchange: tuple[DroppingTlsExchange, Path], ending: str
@@ -146,14 +158,7 @@ def test_tls_lost_after_the_transfer_was_received_is_outcome_unknown(
     server.ending = ending
     client = _client(server.port, verify=cert)
     with pytest.raises(Ambiguous):
-        client.inner_transfer(
-            coin="USDT",
-            user_account_type=1,
-            user_account=12345678,
-            amount="5",
-            wallet_type=1,
-            transfer_client_id="c1",
-        )
+        _transfer(client, client_id="c1")
     assert len(server.received) == 1  # the exchange had the whole signed request
     assert b"/openApi/wallets/v1/capital/innerTransfer/apply" in server.received[0]
 
@@ -166,12 +171,5 @@ def test_certificate_refused_before_anything_is_sent_is_not_sent(
     other_ca, _ = _certificate(tmp_path / "other")
     client = _client(server.port, verify=other_ca)  # trusts another CA: the handshake fails
     with pytest.raises(NotSent):
-        client.inner_transfer(
-            coin="USDT",
-            user_account_type=1,
-            user_account=12345678,
-            amount="5",
-            wallet_type=1,
-            transfer_client_id="c2",
-        )
+        _transfer(client, client_id="c2")
     assert server.received == []
