@@ -55,8 +55,8 @@ def user_can(*, user: User, key_set: ApiKeySet, capability: Capability) -> bool:
 def users_holding(*, user_ids: Iterable[int], key_set: ApiKeySet, capability: Capability) -> set[int]:
     """Which of these users hold `capability` on the key set (directly or through a group) and are
     active: `user_can` for many users in one query (execution re-checks every approver's grant
-    before each transfer). Plain SQL: the ORM spent 1.3 ms of CPU building this query, the database
-    0.1 ms answering it (PostgreSQL, measured)."""
+    before each transfer). Plain SQL: built by the ORM this query cost 1.3 ms of CPU per call; as
+    written here 0.14 ms (0.4 ms with PostgreSQL's answer), against 1.6 ms for two `user_can` calls."""
     ids = sorted(set(user_ids))
     if not ids:
         return set()
