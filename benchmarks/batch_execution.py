@@ -108,6 +108,19 @@ def start_workers(harness: Harness, *, count: int, pool: str, slots: int = 1) ->
     wait(lambda: all(" ready." in p.read_text(errors="replace") for p in logs), timeout=120, what="workers")
 
 
+def batch_people(*, key_sets: list[Any]) -> tuple[Any, list[Any]]:
+    """A requester and two approvers holding their grants on every key set."""
+    from tests.factories import KeySetGrantFactory, UserFactory
+
+    requester = UserFactory.create(username="bench-requester")
+    approvers = [UserFactory.create(username=f"bench-approver{n}") for n in (1, 2)]
+    for key_set in key_sets:
+        KeySetGrantFactory.create(key_set=key_set, user=requester, can_request=True)
+        for approver in approvers:
+            KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+    return requester, approvers
+
+
 def batch_submit(
     *, key_sets: list[Any], mains: list[dict[str, Any]], order: list[tuple[int, int]], requester: Any
 ) -> int:
@@ -175,7 +188,6 @@ def main() -> None:
         harness.setup_django()
         from bingx.sandbox import SandboxServer
         from exchange.ratelimit import limit_for
-        from tests.factories import KeySetGrantFactory, UserFactory
         from transfers import dispatch
         from transfers.models import Status, TransferRequest
 
@@ -185,12 +197,7 @@ def main() -> None:
         sandbox.set_rate_limit(enabled=True, scale=1.0, window="sliding", penalty_ms=300_000)
         mains = [a for a in seed["accounts"] if a["is_master"]]
         key_sets = [bench_key_set(base_url=sandbox.base_url, account=a) for a in mains]
-        requester = UserFactory.create(username="bench-requester")
-        approvers = [UserFactory.create(username=f"bench-approver{n}") for n in (1, 2)]
-        for key_set in key_sets:
-            KeySetGrantFactory.create(key_set=key_set, user=requester, can_request=True)
-            for approver in approvers:
-                KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+        requester, approvers = batch_people(key_sets=key_sets)
         per_uid = args.count // len(key_sets)
         order = (
             [(u, n) for u in range(len(key_sets)) for n in range(per_uid)]

@@ -78,23 +78,17 @@ def main() -> None:
                 return False
 
         wait(sandbox_up, timeout=30, what="sandbox")
-        from batch_execution import batch_approve, batch_submit
+        from batch_execution import batch_approve, batch_people, batch_submit
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        from tests.factories import KeySetGrantFactory, UserFactory
         from transfers import dispatch
         from transfers.execution.execute import transfer_execute
         from transfers.models import Status, TransferRequest
 
         mains = [a for a in seed["accounts"] if a["is_master"]]
         key_sets = [bench_key_set(base_url=base_url, account=a) for a in mains]
-        requester = UserFactory.create(username="bench-requester")
-        approvers = [UserFactory.create(username=f"bench-approver{n}") for n in (1, 2)]
-        for key_set in key_sets:
-            KeySetGrantFactory.create(key_set=key_set, user=requester, can_request=True)
-            for approver in approvers:
-                KeySetGrantFactory.create(key_set=key_set, user=approver, can_approve=True)
+        requester, approvers = batch_people(key_sets=key_sets)
         order = [(u, n) for n in range(args.legs // len(key_sets)) for u in range(len(key_sets))]
         dispatch.transfer_execute_enqueue_many = lambda **kwargs: None
         batch_id = batch_submit(key_sets=key_sets, mains=mains, order=order, requester=requester)
